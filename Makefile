@@ -1,0 +1,76 @@
+# mtrec build: release (build/release), debug (build/debug), sanitizer (build/asan),
+# and a double-precision build of the library (build/dbl) used only by gradient tests.
+# Sources are found by wildcard: a new file under src/<stage>/ or tests/test_*.c needs no edit here.
+CC      ?= cc
+WERROR  ?= $(if $(CI),-Werror,)
+WARN    := -Wall -Wextra $(WERROR) -Wno-unused-parameter
+CSTD    := -std=c11 -D_GNU_SOURCE -fopenmp
+INC     := -Iinclude -Isrc
+LIBS    := -fopenmp -ldnnl -lz -lcjson -lmicrohttpd -lpthread -lm
+
+SRCS    := $(wildcard src/*/*.c)
+TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+
+MODE    ?= release
+ifeq ($(MODE),release)
+  OPT := -O2 -g -march=x86-64-v3 -DNDEBUG
+else ifeq ($(MODE),debug)
+  OPT := -O0 -g
+else ifeq ($(MODE),asan)
+  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(MODE),dbl)
+  OPT := -O1 -g -DMT_DOUBLE
+endif
+B       := build/$(MODE)
+CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(INC) $(CFLAGS)
+OBJS    := $(patsubst src/%.c,$(B)/obj/%.o,$(SRCS))
+
+.PHONY: all lib cli tests test asan test-asan clean install fuzz bench
+all: cli
+lib: $(B)/libmtrec.a
+cli: $(B)/mtrec
+
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(B)/libmtrec.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/mtrec: cli/mtrec.c $(B)/libmtrec.a
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libmtrec.a $(LIBS)
+
+# Tests named test_*_dbl.c link the double-precision library (MT_DOUBLE).
+$(B)/tests/%: tests/%.c tests/test.h $(B)/libmtrec.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(if $(findstring _dbl,$*),-DMT_DOUBLE) $< -o $@ \
+	  $(if $(findstring _dbl,$*),build/dbl/libmtrec.a,$(B)/libmtrec.a) $(LIBS)
+
+tests: $(B)/mtrec $(addprefix $(B)/tests/,$(TESTS))
+$(addprefix $(B)/tests/,$(filter %_dbl,$(TESTS))): build/dbl/libmtrec.a
+build/dbl/libmtrec.a: FORCE
+	@$(MAKE) --no-print-directory MODE=dbl lib
+FORCE:
+
+# `make test` is the one test command (README, .ci/run): builds and runs every test binary.
+test: tests
+	@MTREC_BIN=$(B)/mtrec tests/run_tests.sh $(B)
+
+asan:
+	@$(MAKE) --no-print-directory MODE=asan tests
+test-asan:
+	@$(MAKE) --no-print-directory MODE=asan test
+
+PREFIX ?= /usr/local
+install: $(B)/libmtrec.a $(B)/mtrec
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m644 $(B)/libmtrec.a $(DESTDIR)$(PREFIX)/lib/
+	install -m644 include/mtrec.h $(DESTDIR)$(PREFIX)/include/
+	install -m755 $(B)/mtrec $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' mtrec.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mtrec.pc
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(B)/obj/*/*.d)

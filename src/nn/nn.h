@@ -1,0 +1,133 @@
+/* nn.h: the layers of the model as forward/backward pairs over row-major mt_real buffers,
+ * and the matrix backend behind every dense product (oneDNN matmul in the float build,
+ * a plain reference loop in the MT_DOUBLE build used by gradient tests).
+ *
+ * Conventions (llm.c style):
+ *  - B = rows in the batch. Shapes are written above each function.
+ *  - Dense kernels are [in, out] (TensorFlow's layout); biases [out].
+ *  - Every backward ACCUMULATES (+=) into parameter gradients and into input gradients;
+ *    the caller zeroes gradient buffers once per step. Input-gradient pointers may be NULL
+ *    (not needed, e.g. for the first layer's input).
+ *  - No allocation inside forward/backward; scratch is passed in.
+ * Implemented in nn/matmul.c, nn/layers.c, nn/embedding.c. */
+#ifndef MT_NN_H
+#define MT_NN_H
+
+#include <stdint.h>
+
+#include "config/pipeline.h"
+#include "util/common.h"
+#include "util/err.h"
+#include "util/rng.h"
+
+/* ---- matrix backend ------------------------------------------------------------------- */
+typedef struct mt_mm mt_mm;
+
+/* threads: cores to use for products (and the OpenMP pool used by elementwise loops).
+ * bf16: run products in bfloat16 with fp32 accumulation where the CPU has AMX/AVX512-BF16
+ * (ignored, with fp32 kept, when it has not; see mt_mm_uses_bf16). */
+mtrec_status mt_mm_create(int threads, int bf16, mt_mm **out, mt_err *e);
+void mt_mm_free(mt_mm *m);
+int mt_mm_uses_bf16(const mt_mm *m);
+const char *mt_mm_backend_name(const mt_mm *m);  /* e.g. "oneDNN 2.6 fp32 (brg:avx512_core)" */
+
+/* C[M,N] = op(A)[M,K] * op(B)[K,N] + beta * C. Row-major. ta: A is stored [K,M];
+ * tb: B is stored [N,K]. beta is 0 or 1. Primitives are created once per shape and cached. */
+mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
+                        const mt_real *B, mt_real beta, mt_real *C);
+
+/* ---- dense ---------------------------------------------------------------------------- */
+/* out[B,N] = in[B,K] @ W[K,N] + b[N] */
+mtrec_status mt_dense_forward(mt_mm *m, mt_real *out, const mt_real *in, const mt_real *W,
+                              const mt_real *b, int B, int K, int N);
+/* din[B,K] += dout @ W^T; dW[K,N] += in^T @ dout; db[N] += sum_rows(dout) */
+mtrec_status mt_dense_backward(mt_mm *m, mt_real *din, mt_real *dW, mt_real *db,
+                               const mt_real *dout, const mt_real *in, const mt_real *W,
+                               int B, int K, int N);
+
+/* ---- batch norm (TF semantics: biased batch variance, moving = m*moving + (1-m)*batch) -- */
+/* Training: out[B,N] = gamma * (in - mean) * rstd + beta with batch stats; saves mean[N],
+ * rstd[N] for backward; updates moving_mean/moving_var[N] (when non-NULL) with momentum. */
+void mt_bn_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_real *in,
+                         const mt_real *gamma, const mt_real *beta, mt_real *moving_mean,
+                         mt_real *moving_var, int B, int N, mt_real momentum, mt_real eps);
+/* Inference: uses the moving statistics. */
+void mt_bn_forward_infer(mt_real *out, const mt_real *in, const mt_real *gamma,
+                         const mt_real *beta, const mt_real *moving_mean,
+                         const mt_real *moving_var, int B, int N, mt_real eps);
+/* din[B,N] +=, dgamma[N] +=, dbeta[N] += */
+void mt_bn_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, const mt_real *dout,
+                    const mt_real *in, const mt_real *mean, const mt_real *rstd,
+                    const mt_real *gamma, int B, int N);
+
+/* ---- activations ---------------------------------------------------------------------- */
+/* out[n] = f(in[n]) (in place allowed) */
+void mt_act_forward(mt_activation a, mt_real *out, const mt_real *in, int64_t n);
+/* din[n] += dout[n] * f'(in[n]); `out` is f(in) (used where cheaper). */
+void mt_act_backward(mt_activation a, mt_real *din, const mt_real *dout, const mt_real *in,
+                     const mt_real *out, int64_t n);
+
+/* ---- dropout (inverted: kept values scaled by 1/(1-ratio)) ----------------------------- */
+/* mask[n] is written as 0 or 1/(1-ratio); out = in * mask. ratio 0 -> copy, mask all 1. */
+void mt_dropout_forward(mt_real *out, mt_real *mask, const mt_real *in, int64_t n,
+                        mt_real ratio, mt_rng *rng);
+/* din += dout * mask */
+void mt_dropout_backward(mt_real *din, const mt_real *dout, const mt_real *mask, int64_t n);
+
+/* ---- softmax over rows (MMoE gates) --------------------------------------------------- */
+/* out[B,N] = softmax(in[B,N]) row-wise (in place allowed) */
+void mt_softmax_forward(mt_real *out, const mt_real *in, int B, int N);
+/* din[B,N] += out * (dout - sum(dout*out)) */
+void mt_softmax_backward(mt_real *din, const mt_real *dout, const mt_real *out, int B, int N);
+
+/* ---- MMoE mixing ---------------------------------------------------------------------- */
+/* out[B,D] = sum_e gate[B,E][b,e] * experts[e][B,D]  (experts: E pointers to [B,D]) */
+void mt_mix_forward(mt_real *out, const mt_real *gate, const mt_real *const *experts, int B,
+                    int E, int D);
+/* dgate[B,E] += <dout[b], expert_e[b]>; dexperts[e][B,D] += gate[b,e] * dout[b] */
+void mt_mix_backward(mt_real *dgate, mt_real *const *dexperts, const mt_real *dout,
+                     const mt_real *gate, const mt_real *const *experts, int B, int E, int D);
+
+/* ---- column copy (concat / split) ----------------------------------------------------- */
+/* dst[b, dst_off + j] = src[b, src_off + j] for j < width (strides in elements) */
+void mt_copy_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
+                  int src_stride, int src_off, int B, int width);
+/* dst[b, dst_off + j] += src[b, src_off + j] */
+void mt_add_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
+                 int src_stride, int src_off, int B, int width);
+
+/* ---- embedding bag -------------------------------------------------------------------- */
+/* out[b, out_off .. out_off+dim) = combine_{k in offsets[b]..offsets[b+1]} w_k * table[ids_k]
+ * (w_k = 1 when weights is NULL; mean divides by the sum of weights, or the count; an
+ * empty bag gives zeros). out has row stride out_stride. table is [rows, dim]. */
+void mt_embbag_forward(mt_real *out, int out_stride, int out_off, const mt_real *table, int dim,
+                       const int32_t *offsets, const int64_t *ids, const mt_real *weights,
+                       int B, mt_combiner combiner);
+
+/* Sparse gradient of one table for one batch: the distinct rows touched and their
+ * gradient rows. Capacity grows only when a batch touches more rows than ever before. */
+typedef struct mt_sparse_grad {
+    int dim;
+    int n;                 /* distinct rows in use */
+    int cap;
+    int64_t *rows;         /* [cap] table row of each slot, in first-touch order */
+    mt_real *grad;         /* [cap, dim] */
+    int64_t *hkeys;        /* open-addressing index row -> slot */
+    int32_t *hvals;
+    int hcap;              /* power of two, >= 2*cap */
+} mt_sparse_grad;
+
+mtrec_status mt_sparse_grad_init(mt_sparse_grad *g, int dim, int initial_cap, mt_err *e);
+void mt_sparse_grad_free(mt_sparse_grad *g);
+/* Forget all rows (O(n), not O(cap)). */
+void mt_sparse_grad_reset(mt_sparse_grad *g);
+/* Slot for row (inserted with a zero gradient row if new); -1 only on allocation failure. */
+int mt_sparse_grad_slot(mt_sparse_grad *g, int64_t row);
+
+/* g[row] += d combine / d table[row] * dout[b, out_off..]  for every id in the batch */
+mtrec_status mt_embbag_backward(mt_sparse_grad *g, const mt_real *dout, int out_stride,
+                                int out_off, int dim, const int32_t *offsets,
+                                const int64_t *ids, const mt_real *weights, int B,
+                                mt_combiner combiner);
+
+#endif
