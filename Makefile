@@ -25,7 +25,7 @@ B       := build/$(MODE)
 CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(INC) $(CFLAGS)
 OBJS    := $(patsubst src/%.c,$(B)/obj/%.o,$(SRCS))
 
-.PHONY: all lib cli tests test asan test-asan clean install fuzz bench
+.PHONY: all lib cli tests test asan test-asan clean install fuzz bench demo
 all: cli
 lib: $(B)/libmtrec.a
 cli: $(B)/mtrec
@@ -48,10 +48,14 @@ $(B)/tests/%: tests/%.c tests/test.h $(B)/libmtrec.a
 	  $(if $(findstring _dbl,$*),build/dbl/libmtrec.a,$(B)/libmtrec.a) $(LIBS)
 
 tests: $(B)/mtrec $(addprefix $(B)/tests/,$(TESTS))
+ifneq ($(MODE),dbl)
+# The double-precision library is built by a sub-make in MODE=dbl (where this rule is absent,
+# so the sub-make builds it from its objects instead of recursing).
 $(addprefix $(B)/tests/,$(filter %_dbl,$(TESTS))): build/dbl/libmtrec.a
 build/dbl/libmtrec.a: FORCE
 	@$(MAKE) --no-print-directory MODE=dbl lib
 FORCE:
+endif
 
 # `make test` is the one test command (README, .ci/run): builds and runs every test binary.
 test: tests
@@ -61,6 +65,15 @@ asan:
 	@$(MAKE) --no-print-directory MODE=asan tests
 test-asan:
 	@$(MAKE) --no-print-directory MODE=asan test
+
+# The main job on the built-in default: synthesize live5 data, train DBMTL, evaluate.
+DEMO_ROWS ?= 200000
+demo: $(B)/mtrec
+	@mkdir -p build/live5
+	$(B)/mtrec synth --rows $(DEMO_ROWS) --output_path build/live5/train.csv --seed 1
+	$(B)/mtrec synth --rows 50000 --output_path build/live5/eval.csv --seed 2
+	rm -rf build/live5/model
+	$(B)/mtrec train -c examples/live5.config --threads $$(nproc)
 
 PREFIX ?= /usr/local
 install: $(B)/libmtrec.a $(B)/mtrec

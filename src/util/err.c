@@ -48,7 +48,15 @@ mtrec_status mt_err_prefix(mt_err *e, const char *fmt, ...) {
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+    /* pre + ": " + old, truncated to the buffer (built by hand: snprintf of two full-size
+     * buffers trips -Wformat-truncation) */
+    size_t np = strnlen(pre, sizeof pre), no = strnlen(old, sizeof old), cap = sizeof e->msg - 1;
+    size_t k = np < cap ? np : cap;
+    memcpy(e->msg, pre, k);
+    if (k + 2 <= cap) { memcpy(e->msg + k, ": ", 2); k += 2; }
+    size_t r = cap - k < no ? cap - k : no;
+    memcpy(e->msg + k, old, r);
+    e->msg[k + r] = '\0';
     return e->code;
 }
 

@@ -1,0 +1,23 @@
+/* model_io.h: saving and restoring a model's tensors (dense parameters, BN moving
+ * statistics, embedding tables, optionally optimizer slots) through io/checkpoint.c, with
+ * the pipeline's shape fingerprint so a checkpoint from another model shape is refused. */
+#ifndef MT_MODEL_IO_H
+#define MT_MODEL_IO_H
+
+#include <stdint.h>
+
+#include "model/dbmtl.h"
+
+/* Write model m at global step `step` to path (atomically). with_opt: include optimizer
+ * slots (checkpoints) or not (exports). */
+mtrec_status mt_model_save(mt_model *m, const char *path, int64_t step, int with_opt, mt_err *e);
+
+/* Restore from path. with_opt: also optimizer slots (resume); the config fingerprint must
+ * match, else MTREC_ERR_CHECKPOINT. *step (may be NULL) gets the stored global step. */
+mtrec_status mt_model_load(mt_model *m, const char *path, int with_opt, int64_t *step, mt_err *e);
+
+/* Warm start (fine_tune_checkpoint): copy every tensor whose name and shape match; others
+ * keep their initial values. *loaded / *skipped count tensors (may be NULL). */
+mtrec_status mt_model_warm_start(mt_model *m, const char *path, int *loaded, int *skipped, mt_err *e);
+
+#endif

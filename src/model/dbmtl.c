@@ -1,0 +1,332 @@
+/* dbmtl.c: DBMTL forward, loss and backward (the model's math; buffers and names are set up
+ * in model/model_build.c). Reads like the paper: embeddings, bottom, experts and gates,
+ * towers, relation DAG, outputs; the backward runs the same steps in reverse order. */
+#include "model/dbmtl.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "model/loss.h"
+
+#define P(m, off) ((m)->params + (off))
+#define G(m, off) ((m)->grads + (off))
+#define S(m, off) ((m)->stats + (off))
+
+/* ---- one DNN layer: dense -> [BN] -> activation -> [dropout] --------------------------- */
+static mtrec_status layer_forward(mt_model *m, mt_layer *L, int B, int training, mt_err *e) {
+    mtrec_status st = mt_dense_forward(m->mm, L->z, L->x, P(m, L->W), P(m, L->b), B, L->in, L->out);
+    if (st != MTREC_OK) return mt_fail(e, st, "dense layer %d->%d failed in the matrix backend", L->in, L->out);
+    if (L->use_bn) {
+        if (training)
+            mt_bn_forward_train(L->pre, L->mean, L->rstd, L->z, P(m, L->gamma), P(m, L->beta),
+                                S(m, L->mmean), S(m, L->mvar), B, L->out, (mt_real)MT_BN_MOMENTUM,
+                                (mt_real)MT_BN_EPS);
+        else
+            mt_bn_forward_infer(L->pre, L->z, P(m, L->gamma), P(m, L->beta), S(m, L->mmean),
+                                S(m, L->mvar), B, L->out, (mt_real)MT_BN_EPS);
+    }
+    int64_t n = (int64_t)B * L->out;
+    mt_act_forward(L->act, L->act_out, L->pre, n);
+    if (L->mask) mt_dropout_forward(L->h, L->mask, L->act_out, n, training ? L->dropout : 0, &m->rng);
+    return MTREC_OK;
+}
+
+/* dh (accumulated by consumers) -> parameter grads and dx (accumulated). */
+static mtrec_status layer_backward(mt_model *m, mt_layer *L, int B) {
+    size_t n = (size_t)B * (size_t)L->out;
+    const mt_real *da = L->dh;
+    if (L->mask) {
+        mt_real *s = m->scratch[0];
+        memset(s, 0, n * sizeof *s);
+        mt_dropout_backward(s, L->dh, L->mask, (int64_t)n);
+        da = s;
+    }
+    mt_real *dpre = m->scratch[1];
+    memset(dpre, 0, n * sizeof *dpre);
+    mt_act_backward(L->act, dpre, da, L->pre, L->act_out, (int64_t)n);
+    mt_real *dz = dpre;
+    if (L->use_bn) {
+        dz = m->scratch[2];
+        memset(dz, 0, n * sizeof *dz);
+        mt_bn_backward(dz, G(m, L->gamma), G(m, L->beta), dpre, L->z, L->mean, L->rstd,
+                       P(m, L->gamma), B, L->out);
+    }
+    return mt_dense_backward(m->mm, L->dx, G(m, L->W), G(m, L->b), dz, L->x, P(m, L->W), B,
+                             L->in, L->out);
+}
+
+static mtrec_status mlp_forward(mt_model *m, mt_mlp *mlp, int B, int training, mt_err *e) {
+    for (int i = 0; i < mlp->n; i++) {
+        mtrec_status st = layer_forward(m, &mlp->layers[i], B, training, e);
+        if (st != MTREC_OK) return st;
+    }
+    return MTREC_OK;
+}
+
+static void mlp_zero_grads(mt_mlp *mlp, int B) {
+    for (int i = 0; i < mlp->n; i++)
+        memset(mlp->layers[i].dh, 0, (size_t)B * (size_t)mlp->layers[i].out * sizeof(mt_real));
+}
+
+static mtrec_status mlp_backward(mt_model *m, mt_mlp *mlp, int B, mt_err *e) {
+    for (int i = mlp->n - 1; i >= 0; i--) {
+        mtrec_status st = layer_backward(m, &mlp->layers[i], B);
+        if (st != MTREC_OK) return mt_fail(e, st, "backward of a dense layer failed in the matrix backend");
+    }
+    return MTREC_OK;
+}
+
+/* ---- forward ----------------------------------------------------------------------------- */
+mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_err *e) {
+    int B = b->n_rows;
+    if (B <= 0 || B > m->max_batch)
+        return mt_fail(e, MTREC_ERR_ARG, "batch of %d rows (model sized for 1..%d)", B, m->max_batch);
+    m->B = B;
+    const mt_feature_plan *plan = &m->plan;
+    int gw = plan->group_width;
+
+    /* 1. embeddings (and raw dense values) -> X[B, group_width] */
+    for (int i = 0; i < plan->n_items; i++) {
+        const mt_feature_plan_item *it = &plan->items[i];
+        if (it->out == MT_OUT_EMBED) {
+            const mt_table *T = &m->tables[it->table];
+            mt_embbag_forward(m->X, gw, it->group_offset, T->w, T->plan->dim, b->offsets[i],
+                              b->ids[i], it->weighted ? b->weights[i] : NULL, B, it->combiner);
+        } else {
+            mt_copy_cols(m->X, gw, it->group_offset, b->dense, plan->dense_width, it->dense_offset, B,
+                         it->width);
+        }
+    }
+
+    /* 2. bottom */
+    mtrec_status st = mlp_forward(m, &m->bottom, B, training, e);
+    if (st != MTREC_OK) return st;
+
+    /* 3. MMoE: experts, then per tower gate = softmax(dense(H)), task_in = sum gate * expert */
+    for (int x = 0; x < m->num_expert; x++)
+        if ((st = mlp_forward(m, &m->experts[x], B, training, e)) != MTREC_OK) return st;
+
+    for (int t = 0; t < m->n_towers; t++) {
+        mt_tower *T = &m->towers[t];
+        if (m->num_expert) {
+            st = mt_dense_forward(m->mm, T->gate_logits, m->bottom.y, P(m, T->gate_W), P(m, T->gate_b),
+                                  B, m->bottom.out, m->num_expert);
+            if (st != MTREC_OK) return mt_fail(e, st, "gate of tower %s failed", T->cfg->tower_name);
+            mt_softmax_forward(T->gate, T->gate_logits, B, m->num_expert);
+            mt_mix_forward(T->task_in, T->gate, m->expert_out, B, m->num_expert, m->experts[0].out);
+        }
+        /* 4. task tower */
+        if ((st = mlp_forward(m, &T->dnn, B, training, e)) != MTREC_OK) return st;
+        /* 5. Bayesian relation: concat(own tower, parents' relation outputs) -> relation_dnn */
+        int off = 0;
+        mt_copy_cols(T->rel_in, T->rel_in_width, 0, T->dnn.y, T->dnn.out, 0, B, T->dnn.out);
+        off = T->dnn.out;
+        for (int r = 0; r < T->cfg->n_relations; r++) {
+            const mt_tower *Pt = &m->towers[T->cfg->relation_index[r]];
+            mt_copy_cols(T->rel_in, T->rel_in_width, off, Pt->rel.y, Pt->rel.out, 0, B, Pt->rel.out);
+            off += Pt->rel.out;
+        }
+        if ((st = mlp_forward(m, &T->rel, B, training, e)) != MTREC_OK) return st;
+        /* 6. output logits */
+        st = mt_dense_forward(m->mm, T->logits, T->rel.y, P(m, T->out_W), P(m, T->out_b), B,
+                              T->rel.out, T->cfg->num_class);
+        if (st != MTREC_OK) return mt_fail(e, st, "output of tower %s failed", T->cfg->tower_name);
+    }
+    return MTREC_OK;
+}
+
+/* ---- loss ------------------------------------------------------------------------------- */
+/* EasyRec per-sample weight of a tower: sample weight (if use_sample_weight) times the
+ * task-space weight (in/out by the indicator label). */
+static void tower_weights(const mt_model *m, const mt_tower *T, const mt_batch *b, mt_real *w) {
+    const mt_tower_config *c = T->cfg;
+    int nl = m->plan.n_labels;
+    for (int i = 0; i < b->n_rows; i++) {
+        mt_real v = c->use_sample_weight ? b->sample_weight[i] : 1;
+        if (c->task_space_label_index >= 0) {
+            int in = b->labels[(size_t)i * nl + c->task_space_label_index] > 0;
+            v *= in ? c->in_task_space_weight : c->out_task_space_weight;
+        }
+        w[i] = v;
+    }
+}
+
+static const uint64_t *session_keys(const mt_model *m, const mt_batch *b, int field, uint64_t *tmp) {
+    if (field < 0) return NULL;
+    for (int k = 0; k < m->plan.n_keys; k++) {
+        if (m->plan.key_fields[k] != field) continue;
+        for (int i = 0; i < b->n_rows; i++) tmp[i] = b->keys[(size_t)i * m->plan.n_keys + k];
+        return tmp;
+    }
+    return NULL;
+}
+
+mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regularize, int backward,
+                                    mt_err *e) {
+    int B = m->B;
+    if (b->n_rows != B) return mt_fail(e, MTREC_ERR_ARG, "loss on a batch other than the forward's");
+    const mt_pipeline *p = m->p;
+    int nl = m->plan.n_labels;
+    mt_real *label = m->scratch[0];  /* [B] column of the tower's label */
+    uint64_t *keys = (uint64_t *)m->scratch[1];  /* [B] session keys (scratch is wide enough) */
+    double total = 0;
+
+    if (backward) {
+        memset(m->grads, 0, m->n_params * sizeof(mt_real));
+        memset(m->dX, 0, (size_t)B * (size_t)m->plan.group_width * sizeof(mt_real));
+        mlp_zero_grads(&m->bottom, B);
+        for (int x = 0; x < m->num_expert; x++) mlp_zero_grads(&m->experts[x], B);
+        for (int t = 0; t < m->n_towers; t++) {
+            mt_tower *T = &m->towers[t];
+            mlp_zero_grads(&T->dnn, B);
+            mlp_zero_grads(&T->rel, B);
+            memset(T->drel_in, 0, (size_t)B * (size_t)T->rel_in_width * sizeof(mt_real));
+            memset(T->dlogits, 0, (size_t)B * (size_t)T->cfg->num_class * sizeof(mt_real));
+            if (m->num_expert) {
+                memset(T->dtask_in, 0, (size_t)B * (size_t)m->experts[0].out * sizeof(mt_real));
+                memset(T->dgate, 0, (size_t)B * (size_t)m->num_expert * sizeof(mt_real));
+            }
+        }
+        for (int t = 0; t < m->n_tables; t++) mt_sparse_grad_reset(&m->tables[t].grad);
+    }
+
+    /* per-tower losses, weighted by tower weight (x loss weight for losses{} lists) */
+    for (int t = 0; t < m->n_towers; t++) {
+        mt_tower *T = &m->towers[t];
+        const mt_tower_config *c = T->cfg;
+        for (int i = 0; i < B; i++) label[i] = b->labels[(size_t)i * nl + c->label_index];
+        tower_weights(m, T, b, T->loss_w);
+        mt_loss_args a = {.num_class = c->num_class, .logits = T->logits, .label = label,
+                          .weight = T->loss_w, .B = B, .temperature = 1};
+        T->loss = 0;
+        if (c->n_losses == 0) {
+            a.type = c->loss_type;
+            double l = mt_loss_eval(&a, (mt_real)c->weight, backward ? T->dlogits : NULL);
+            T->loss = c->weight * l;
+        } else {
+            for (int k = 0; k < c->n_losses; k++) {
+                const mt_loss_config *lc = &c->losses[k];
+                a.type = lc->type;
+                a.margin = lc->margin;
+                a.temperature = lc->temperature > 0 ? lc->temperature : 1;
+                a.session = session_keys(m, b, lc->session_index, keys);
+                double s = (double)lc->weight * c->weight;
+                double l = mt_loss_eval(&a, (mt_real)s, backward ? T->dlogits : NULL);
+                T->loss += s * l;
+            }
+        }
+        total += T->loss;
+    }
+
+    /* regularization: l2 * 1/2 ||W||^2 on dense kernels; emb_reg * 1/2 ||looked-up||^2 */
+    double reg = 0;
+    if (regularize) {
+        double l2 = p->model.dbmtl.l2_regularization;
+        if (l2 > 0) {
+            for (int i = 0; i < m->n_info; i++) {
+                const mt_param_info *pi = &m->info[i];
+                if (!pi->is_kernel) continue;
+                size_t n = (size_t)pi->shape[0] * (size_t)pi->shape[1];
+                const mt_real *w = m->params + pi->offset;
+                mt_real *g = m->grads + pi->offset;
+                double s = 0;
+                for (size_t k = 0; k < n; k++) s += (double)w[k] * w[k];
+                reg += 0.5 * l2 * s;
+                if (backward)
+                    for (size_t k = 0; k < n; k++) g[k] += (mt_real)l2 * w[k];
+            }
+        }
+        double er = p->model.embedding_regularization;
+        if (er > 0) {
+            int gw = m->plan.group_width;
+            for (int i = 0; i < m->plan.n_items; i++) {
+                const mt_feature_plan_item *it = &m->plan.items[i];
+                if (it->out != MT_OUT_EMBED) continue;
+                double s = 0;
+                for (int r = 0; r < B; r++) {
+                    const mt_real *x = m->X + (size_t)r * gw + it->group_offset;
+                    mt_real *dx = m->dX + (size_t)r * gw + it->group_offset;
+                    for (int j = 0; j < it->width; j++) {
+                        s += (double)x[j] * x[j];
+                        if (backward) dx[j] += (mt_real)er * x[j];
+                    }
+                }
+                reg += 0.5 * er * s;
+            }
+        }
+    }
+    m->reg_loss = reg;
+    m->total_loss = total + reg;
+    if (!backward) return MTREC_OK;
+
+    /* ---- backward: towers in reverse config order (children before parents) ---------- */
+    mtrec_status st;
+    for (int t = m->n_towers - 1; t >= 0; t--) {
+        mt_tower *T = &m->towers[t];
+        st = mt_dense_backward(m->mm, T->rel.dy, G(m, T->out_W), G(m, T->out_b), T->dlogits,
+                               T->rel.y, P(m, T->out_W), B, T->rel.out, T->cfg->num_class);
+        if (st != MTREC_OK) return mt_fail(e, st, "backward of output %s failed", T->cfg->tower_name);
+        if ((st = mlp_backward(m, &T->rel, B, e)) != MTREC_OK) return st;
+        /* split the concat gradient: own tower first, then each parent's relation output */
+        mt_add_cols(T->dnn.dy, T->dnn.out, 0, T->drel_in, T->rel_in_width, 0, B, T->dnn.out);
+        int off = T->dnn.out;
+        for (int r = 0; r < T->cfg->n_relations; r++) {
+            mt_tower *Pt = &m->towers[T->cfg->relation_index[r]];
+            mt_add_cols(Pt->rel.dy, Pt->rel.out, 0, T->drel_in, T->rel_in_width, off, B, Pt->rel.out);
+            off += Pt->rel.out;
+        }
+        if ((st = mlp_backward(m, &T->dnn, B, e)) != MTREC_OK) return st;
+        if (m->num_expert) {
+            int D = m->experts[0].out;
+            mt_mix_backward(T->dgate, m->expert_dout, T->dtask_in, T->gate, m->expert_out, B,
+                            m->num_expert, D);
+            mt_real *dgl = m->scratch[2];
+            memset(dgl, 0, (size_t)B * (size_t)m->num_expert * sizeof *dgl);
+            mt_softmax_backward(dgl, T->dgate, T->gate, B, m->num_expert);
+            st = mt_dense_backward(m->mm, m->bottom.dy, G(m, T->gate_W), G(m, T->gate_b), dgl,
+                                   m->bottom.y, P(m, T->gate_W), B, m->bottom.out, m->num_expert);
+            if (st != MTREC_OK) return mt_fail(e, st, "backward of gate %s failed", T->cfg->tower_name);
+        }
+    }
+    for (int x = m->num_expert - 1; x >= 0; x--)
+        if ((st = mlp_backward(m, &m->experts[x], B, e)) != MTREC_OK) return st;
+    if ((st = mlp_backward(m, &m->bottom, B, e)) != MTREC_OK) return st;
+
+    /* embeddings: sparse row gradients */
+    const mt_feature_plan *plan = &m->plan;
+    for (int i = 0; i < plan->n_items; i++) {
+        const mt_feature_plan_item *it = &plan->items[i];
+        if (it->out != MT_OUT_EMBED) continue;
+        mt_table *T = &m->tables[it->table];
+        st = mt_embbag_backward(&T->grad, m->dX, plan->group_width, it->group_offset, T->plan->dim,
+                                b->offsets[i], b->ids[i], it->weighted ? b->weights[i] : NULL, B,
+                                it->combiner);
+        if (st != MTREC_OK) return mt_fail(e, st, "out of memory in the embedding gradient");
+    }
+    return MTREC_OK;
+}
+
+/* ---- outputs ---------------------------------------------------------------------------- */
+int mt_model_output_width(const mt_model *m, int tower) {
+    int c = m->towers[tower].cfg->num_class;
+    return c > 1 ? c : 1;
+}
+
+void mt_model_outputs(const mt_model *m, int tower, float *out) {
+    const mt_tower *T = &m->towers[tower];
+    int C = T->cfg->num_class, B = m->B;
+    mt_loss_type lt = T->cfg->n_losses ? T->cfg->losses[0].type : T->cfg->loss_type;
+    for (int i = 0; i < B; i++) {
+        const mt_real *z = T->logits + (size_t)i * C;
+        if (C > 1) {
+            double mx = z[0], s = 0;
+            for (int k = 1; k < C; k++) mx = z[k] > mx ? z[k] : mx;
+            for (int k = 0; k < C; k++) s += exp((double)z[k] - mx);
+            for (int k = 0; k < C; k++) out[(size_t)i * C + k] = (float)(exp((double)z[k] - mx) / s);
+        } else if (lt == MT_LOSS_L2) {
+            out[i] = (float)z[0];
+        } else {
+            out[i] = (float)(1.0 / (1.0 + exp(-(double)z[0])));
+        }
+    }
+}

@@ -1,0 +1,154 @@
+/* dbmtl.h: the DBMTL model: parameters, activations, forward and backward.
+ *
+ *   batch --embedding bags--> X[B, group_width] (group "all", feature_names order)
+ *     --bottom_dnn--> H (identity when absent)
+ *     --MMoE (num_expert experts + one softmax gate per tower) or shared H--> task_in[t]
+ *     --dnn[t]--> T[t]
+ *     --relation_dnn[t](concat(T[t], R[p] for p in relation_tower_names[t]))--> R[t]
+ *     --output dense--> logits[t][B, num_class]
+ *
+ * Dense parameters live in one flat buffer (`params`), with `grads` mirroring it, so the
+ * optimizer is one loop; BN moving statistics live in `stats` (not trained); embedding
+ * tables are separate with row-wise (sparse) gradients. Every activation buffer is sized
+ * once for `max_batch`; forward/backward never allocate. Built in model/model_build.c,
+ * computed in model/dbmtl.c (forward, then backward in reverse order). */
+#ifndef MT_DBMTL_H
+#define MT_DBMTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/pipeline.h"
+#include "data/features.h"
+#include "nn/nn.h"
+
+#define MT_BN_MOMENTUM 0.99
+#define MT_BN_EPS 1e-3
+
+/* A named dense tensor inside `params` (or `stats`). */
+typedef struct mt_param_info {
+    char name[128];
+    size_t offset;            /* element offset into params (or stats) */
+    int64_t shape[2];
+    int ndim;
+    int is_kernel;            /* gets l2_regularization */
+    int is_stat;              /* lives in stats, not params (BN moving mean/variance) */
+} mt_param_info;
+
+/* One DNN layer: dense -> [BN] -> activation -> [dropout]. */
+typedef struct mt_layer {
+    int in, out;
+    size_t W, b, gamma, beta;   /* offsets into params */
+    size_t mmean, mvar;         /* offsets into stats */
+    int use_bn;
+    mt_activation act;
+    mt_real dropout;
+    const mt_real *x;           /* input [B, in] */
+    mt_real *dx;                /* gradient of the input (accumulated), or NULL */
+    mt_real *z;                 /* dense output [B, out] */
+    mt_real *pre;               /* activation input: BN output, or z without BN */
+    mt_real *act_out;           /* [B, out] */
+    mt_real *mask;              /* dropout mask [B, out] or NULL */
+    mt_real *h;                 /* layer output: dropout(act_out), or act_out */
+    mt_real *mean, *rstd;       /* BN batch statistics [out] */
+    mt_real *dh;                /* gradient of h [B, out] (accumulated) */
+} mt_layer;
+
+/* A stack of layers; n == 0 is the identity (y aliases x, dy aliases dx). */
+typedef struct mt_mlp {
+    int n;
+    mt_layer *layers;
+    int in, out;
+    const mt_real *x;
+    mt_real *dx;
+    const mt_real *y;
+    mt_real *dy;
+} mt_mlp;
+
+typedef struct mt_tower {
+    int index;
+    const mt_tower_config *cfg;
+    size_t gate_W, gate_b;      /* MMoE gate dense (in -> num_expert) */
+    mt_real *gate_logits, *gate, *dgate;  /* [B, E] */
+    mt_real *task_in, *dtask_in; /* [B, expert out] (MMoE) or aliases of the bottom output */
+    mt_mlp dnn;                 /* task tower */
+    mt_real *rel_in, *drel_in;  /* concat buffer [B, rel_in_width] */
+    int rel_in_width;
+    mt_mlp rel;                 /* relation dnn (identity when absent) */
+    size_t out_W, out_b;        /* output dense rel.out -> num_class */
+    mt_real *logits, *dlogits;  /* [B, num_class] */
+    mt_real *loss_w;            /* [B] per-sample loss weights (scratch) */
+    double loss;                /* weighted tower loss of the last loss_backward */
+} mt_tower;
+
+typedef struct mt_table {
+    const mt_table_plan *plan;
+    mt_real *w;                 /* [rows, dim] */
+    mt_real *s0, *s1;           /* optimizer slots, same shape, or NULL */
+    mt_sparse_grad grad;
+} mt_table;
+
+typedef struct mt_model {
+    const mt_pipeline *p;
+    mt_feature_plan plan;
+    mt_mm *mm;
+    int max_batch;
+    int B;                      /* rows of the last forward */
+    /* dense parameters */
+    mt_param_info *info; int n_info, cap_info;
+    size_t n_params, n_stats;
+    mt_real *params, *grads, *stats;
+    mt_real *opt_s0, *opt_s1;   /* optimizer slots mirroring params, or NULL */
+    /* embeddings */
+    mt_table *tables; int n_tables;
+    /* activations */
+    mt_real *X, *dX;            /* [B, group_width] */
+    mt_mlp bottom;
+    int num_expert;
+    mt_mlp *experts;            /* [num_expert] */
+    const mt_real **expert_out; /* [num_expert] pointers for mt_mix_* */
+    mt_real **expert_dout;
+    mt_tower *towers; int n_towers;
+    mt_real *scratch[3];        /* [max_batch, max_width] each */
+    int max_width;
+    mt_rng rng;                 /* dropout */
+    /* the last loss */
+    double total_loss, reg_loss;
+    /* activation buffers owned by the model (model_build.c) */
+    void **allocs_; int n_allocs_;
+} mt_model;
+
+/* Build the model for pipeline p (kept by reference: it must outlive the model), sized for
+ * batches of up to max_batch rows. Parameters are initialised from `seed` (glorot-uniform
+ * kernels, zero biases, BN gamma 1 / beta 0, moving mean 0 / variance 1, embeddings
+ * truncated normal). optimizer slots are allocated for p->train.optimizer. */
+mtrec_status mt_model_create(const mt_pipeline *p, int max_batch, mt_mm *mm, uint64_t seed,
+                             mt_model **out, mt_err *e);
+void mt_model_free(mt_model *m);
+
+/* Forward pass. training: batch statistics (and moving-stat updates), dropout with masks
+ * drawn from m->rng; else moving statistics and no dropout. */
+mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_err *e);
+
+/* Loss of the last forward against b's labels: per-tower losses (EasyRec weighting) plus,
+ * when `regularize`, l2 on dense kernels and embedding regularization. With backward != 0
+ * gradients are zeroed and computed (dense into m->grads, embeddings into the tables'
+ * sparse grads). Returns MTREC_OK; the total is in m->total_loss, per tower in towers[t].loss. */
+mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regularize, int backward,
+                                    mt_err *e);
+
+/* Find a dense tensor by name (NULL if absent). */
+const mt_param_info *mt_model_param(const mt_model *m, const char *name);
+/* Pointer to a tensor's data (params or stats). */
+mt_real *mt_model_param_data(mt_model *m, const mt_param_info *pi);
+
+/* Counts for reports. */
+size_t mt_model_dense_count(const mt_model *m);
+int64_t mt_model_embedding_count(const mt_model *m);
+
+/* Output transforms per tower from logits of the last forward: prob (sigmoid / softmax) or
+ * regression value. out gets [B, width] where width = mt_model_output_width. */
+int mt_model_output_width(const mt_model *m, int tower);
+void mt_model_outputs(const mt_model *m, int tower, float *out);
+
+#endif

@@ -1,0 +1,344 @@
+/* model_build.c: builds an mt_model from a pipeline: registers every dense tensor (names
+ * follow EasyRec's scopes: bottom_dnn/dnn_0/kernel, dnn_<tower>/..., relation_dnn_<tower>/...,
+ * expert_<i>/..., gate_<tower>/..., output_<tower>/...), allocates parameters, gradients,
+ * optimizer slots, embedding tables and every activation buffer once, and initialises the
+ * weights. The math is in model/dbmtl.c. */
+#include "model/dbmtl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/optim.h"
+#include "util/hash.h"
+
+/* ---- allocation bookkeeping ------------------------------------------------------------ */
+typedef struct builder {
+    mt_model *m;
+    void **allocs; int n_allocs, cap_allocs;  /* activation buffers, freed with the model */
+    int failed;
+} builder;
+
+static void *b_alloc(builder *b, size_t n_reals) {
+    if (b->failed) return NULL;
+    if (b->n_allocs == b->cap_allocs) {
+        int nc = b->cap_allocs ? 2 * b->cap_allocs : 64;
+        void **np = realloc(b->allocs, (size_t)nc * sizeof *np);
+        if (!np) { b->failed = 1; return NULL; }
+        b->allocs = np;
+        b->cap_allocs = nc;
+    }
+    void *p = mt_calloc_aligned(n_reals * sizeof(mt_real));
+    if (!p) { b->failed = 1; return NULL; }
+    b->allocs[b->n_allocs++] = p;
+    return p;
+}
+
+static size_t reg(builder *b, const char *name, int64_t d0, int64_t d1, int ndim, int is_kernel,
+                  int is_stat) {
+    mt_model *m = b->m;
+    if (b->failed) return 0;
+    if (m->n_info == m->cap_info) {
+        int nc = m->cap_info ? 2 * m->cap_info : 64;
+        mt_param_info *ni = realloc(m->info, (size_t)nc * sizeof *ni);
+        if (!ni) { b->failed = 1; return 0; }
+        m->info = ni;
+        m->cap_info = nc;
+    }
+    mt_param_info *pi = &m->info[m->n_info++];
+    memset(pi, 0, sizeof *pi);
+    snprintf(pi->name, sizeof pi->name, "%s", name);
+    pi->shape[0] = d0;
+    pi->shape[1] = d1;
+    pi->ndim = ndim;
+    pi->is_kernel = is_kernel;
+    pi->is_stat = is_stat;
+    size_t n = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1);
+    size_t *counter = is_stat ? &m->n_stats : &m->n_params;
+    pi->offset = *counter;
+    *counter += (n + 15) & ~(size_t)15;  /* keep every tensor 64-byte aligned */
+    return pi->offset;
+}
+
+static int is_identity(const mt_dnn_config *c) {
+    return !c->present || c->n_layers == 0 || (c->n_layers == 1 && c->hidden_units[0] == 0);
+}
+
+/* Register and allocate an MLP over input x (width in), gradient dx (may be NULL). */
+static void build_mlp(builder *b, mt_mlp *mlp, const char *scope, const mt_dnn_config *c, int in,
+                      const mt_real *x, mt_real *dx) {
+    mt_model *m = b->m;
+    size_t B = (size_t)m->max_batch;
+    memset(mlp, 0, sizeof *mlp);
+    mlp->in = in;
+    mlp->x = x;
+    mlp->dx = dx;
+    mlp->out = in;
+    mlp->y = x;
+    mlp->dy = dx;
+    if (is_identity(c)) return;
+    mlp->n = c->n_layers;
+    mlp->layers = calloc((size_t)mlp->n, sizeof *mlp->layers);
+    if (!mlp->layers) { b->failed = 1; mlp->n = 0; return; }
+    int w = in;
+    for (int i = 0; i < mlp->n; i++) {
+        mt_layer *L = &mlp->layers[i];
+        char nm[128];
+        L->in = w;
+        L->out = c->hidden_units[i];
+        L->use_bn = c->use_bn;
+        L->act = c->activation;
+        L->dropout = c->n_dropout == c->n_layers ? (mt_real)c->dropout_ratio[i] : 0;
+        snprintf(nm, sizeof nm, "%s/dnn_%d/kernel", scope, i);
+        L->W = reg(b, nm, L->in, L->out, 2, 1, 0);
+        snprintf(nm, sizeof nm, "%s/dnn_%d/bias", scope, i);
+        L->b = reg(b, nm, L->out, 0, 1, 0, 0);
+        if (L->use_bn) {
+            snprintf(nm, sizeof nm, "%s/dnn_%d/bn/gamma", scope, i);
+            L->gamma = reg(b, nm, L->out, 0, 1, 0, 0);
+            snprintf(nm, sizeof nm, "%s/dnn_%d/bn/beta", scope, i);
+            L->beta = reg(b, nm, L->out, 0, 1, 0, 0);
+            snprintf(nm, sizeof nm, "%s/dnn_%d/bn/moving_mean", scope, i);
+            L->mmean = reg(b, nm, L->out, 0, 1, 0, 1);
+            snprintf(nm, sizeof nm, "%s/dnn_%d/bn/moving_variance", scope, i);
+            L->mvar = reg(b, nm, L->out, 0, 1, 0, 1);
+        }
+        L->x = i == 0 ? x : mlp->layers[i - 1].h;
+        L->dx = i == 0 ? dx : mlp->layers[i - 1].dh;
+        size_t n = B * (size_t)L->out;
+        L->z = b_alloc(b, n);
+        L->pre = L->use_bn ? b_alloc(b, n) : L->z;
+        L->act_out = b_alloc(b, n);
+        L->mask = L->dropout > 0 ? b_alloc(b, n) : NULL;
+        L->h = L->dropout > 0 ? b_alloc(b, n) : L->act_out;
+        if (L->use_bn) {
+            L->mean = b_alloc(b, (size_t)L->out);
+            L->rstd = b_alloc(b, (size_t)L->out);
+        }
+        L->dh = b_alloc(b, n);
+        if (L->out > m->max_width) m->max_width = L->out;
+        w = L->out;
+    }
+    mlp->out = w;
+    mlp->y = mlp->layers[mlp->n - 1].h;
+    mlp->dy = mlp->layers[mlp->n - 1].dh;
+}
+
+/* ---- initialisation -------------------------------------------------------------------- */
+static void init_params(mt_model *m, uint64_t seed) {
+    mt_rng r;
+    mt_rng_seed(&r, seed);
+    for (int i = 0; i < m->n_info; i++) {
+        const mt_param_info *pi = &m->info[i];
+        mt_real *d = (pi->is_stat ? m->stats : m->params) + pi->offset;
+        size_t n = (size_t)pi->shape[0] * (size_t)(pi->ndim > 1 ? pi->shape[1] : 1);
+        const char *leaf = strrchr(pi->name, '/');
+        leaf = leaf ? leaf + 1 : pi->name;
+        if (pi->is_kernel) {
+            double limit = sqrt(6.0 / (double)(pi->shape[0] + pi->shape[1]));
+            for (size_t k = 0; k < n; k++) d[k] = (mt_real)((2.0 * mt_rng_uniform(&r) - 1.0) * limit);
+        } else if (!strcmp(leaf, "gamma") || !strcmp(leaf, "moving_variance")) {
+            for (size_t k = 0; k < n; k++) d[k] = 1;
+        } else {
+            for (size_t k = 0; k < n; k++) d[k] = 0;
+        }
+    }
+    for (int t = 0; t < m->n_tables; t++) {
+        mt_table *T = &m->tables[t];
+        mt_rng tr;
+        mt_rng_seed(&tr, seed ^ mt_fnv1a64(T->plan->name, strlen(T->plan->name), 0x5eed));
+        double sd = 0.01 / sqrt((double)T->plan->dim);
+        size_t n = (size_t)T->plan->rows * (size_t)T->plan->dim;
+        for (size_t k = 0; k < n; k++) T->w[k] = (mt_real)mt_rng_truncated_normal(&tr, sd);
+    }
+}
+
+/* ---- create / free --------------------------------------------------------------------- */
+mtrec_status mt_model_create(const mt_pipeline *p, int max_batch, mt_mm *mm, uint64_t seed,
+                             mt_model **out, mt_err *e) {
+    if (max_batch <= 0) return mt_fail(e, MTREC_ERR_ARG, "max_batch must be positive");
+    mt_model *m = calloc(1, sizeof *m);
+    if (!m) return mt_fail(e, MTREC_ERR_NOMEM, "out of memory building the model");
+    m->p = p;
+    m->mm = mm;
+    m->max_batch = max_batch;
+    mtrec_status st = mt_feature_plan_build(p, &m->plan, e);
+    if (st != MTREC_OK) { free(m); return st; }
+    builder bd = {.m = m};
+    builder *b = &bd;
+    size_t B = (size_t)max_batch;
+    const mt_dbmtl_config *d = &p->model.dbmtl;
+
+    /* embeddings and the group input */
+    int gw = m->plan.group_width;
+    m->max_width = gw;
+    m->X = b_alloc(b, B * (size_t)gw);
+    m->dX = b_alloc(b, B * (size_t)gw);
+    m->n_tables = m->plan.n_tables;
+    m->tables = calloc((size_t)(m->n_tables ? m->n_tables : 1), sizeof *m->tables);
+    if (!m->tables) b->failed = 1;
+
+    /* bottom */
+    build_mlp(b, &m->bottom, "bottom_dnn", &d->bottom_dnn, gw, m->X, m->dX);
+    int task_w = m->bottom.out;
+
+    /* MMoE experts */
+    m->num_expert = (d->num_expert > 0 && !is_identity(&d->expert_dnn)) ? d->num_expert : 0;
+    if (m->num_expert) {
+        m->experts = calloc((size_t)m->num_expert, sizeof *m->experts);
+        m->expert_out = calloc((size_t)m->num_expert, sizeof *m->expert_out);
+        m->expert_dout = calloc((size_t)m->num_expert, sizeof *m->expert_dout);
+        if (!m->experts || !m->expert_out || !m->expert_dout) b->failed = 1;
+        for (int i = 0; i < m->num_expert && !b->failed; i++) {
+            char scope[64];
+            snprintf(scope, sizeof scope, "expert_%d", i);
+            build_mlp(b, &m->experts[i], scope, &d->expert_dnn, m->bottom.out, m->bottom.y,
+                      m->bottom.dy);
+            m->expert_out[i] = m->experts[i].y;
+            m->expert_dout[i] = m->experts[i].dy;
+        }
+        if (!b->failed) task_w = m->experts[0].out;
+    }
+
+    /* towers in config order */
+    m->n_towers = d->n_towers;
+    m->towers = calloc((size_t)m->n_towers, sizeof *m->towers);
+    if (!m->towers) b->failed = 1;
+    for (int t = 0; t < m->n_towers && !b->failed; t++) {
+        mt_tower *T = &m->towers[t];
+        const mt_tower_config *tc = &d->towers[t];
+        char scope[160];
+        T->index = t;
+        T->cfg = tc;
+        if (m->num_expert) {
+            snprintf(scope, sizeof scope, "gate_%s/kernel", tc->tower_name);
+            T->gate_W = reg(b, scope, m->bottom.out, m->num_expert, 2, 1, 0);
+            snprintf(scope, sizeof scope, "gate_%s/bias", tc->tower_name);
+            T->gate_b = reg(b, scope, m->num_expert, 0, 1, 0, 0);
+            T->gate_logits = b_alloc(b, B * (size_t)m->num_expert);
+            T->gate = b_alloc(b, B * (size_t)m->num_expert);
+            T->dgate = b_alloc(b, B * (size_t)m->num_expert);
+            T->task_in = b_alloc(b, B * (size_t)task_w);
+            T->dtask_in = b_alloc(b, B * (size_t)task_w);
+        } else {
+            T->task_in = (mt_real *)m->bottom.y;
+            T->dtask_in = m->bottom.dy;
+        }
+        snprintf(scope, sizeof scope, "dnn_%s", tc->tower_name);
+        build_mlp(b, &T->dnn, scope, &tc->dnn, task_w, T->task_in, T->dtask_in);
+        T->rel_in_width = T->dnn.out;
+        for (int r = 0; r < tc->n_relations; r++)
+            T->rel_in_width += m->towers[tc->relation_index[r]].rel.out;
+        T->rel_in = b_alloc(b, B * (size_t)T->rel_in_width);
+        T->drel_in = b_alloc(b, B * (size_t)T->rel_in_width);
+        if (T->rel_in_width > m->max_width) m->max_width = T->rel_in_width;
+        snprintf(scope, sizeof scope, "relation_dnn_%s", tc->tower_name);
+        build_mlp(b, &T->rel, scope, &tc->relation_dnn, T->rel_in_width, T->rel_in, T->drel_in);
+        snprintf(scope, sizeof scope, "output_%s/kernel", tc->tower_name);
+        T->out_W = reg(b, scope, T->rel.out, tc->num_class, 2, 1, 0);
+        snprintf(scope, sizeof scope, "output_%s/bias", tc->tower_name);
+        T->out_b = reg(b, scope, tc->num_class, 0, 1, 0, 0);
+        T->logits = b_alloc(b, B * (size_t)tc->num_class);
+        T->dlogits = b_alloc(b, B * (size_t)tc->num_class);
+        T->loss_w = b_alloc(b, B);
+    }
+    for (int i = 0; i < 3; i++) m->scratch[i] = b_alloc(b, B * (size_t)(m->max_width + 16));
+
+    /* flat dense buffers and optimizer slots */
+    int slots = mt_optim_slots(p->train.optimizer.kind);
+    if (!b->failed) {
+        m->params = mt_calloc_aligned(m->n_params * sizeof(mt_real));
+        m->grads = mt_calloc_aligned(m->n_params * sizeof(mt_real));
+        m->stats = mt_calloc_aligned((m->n_stats ? m->n_stats : 1) * sizeof(mt_real));
+        if (!m->params || !m->grads || !m->stats) b->failed = 1;
+        if (slots >= 1 && !(m->opt_s0 = mt_calloc_aligned(m->n_params * sizeof(mt_real)))) b->failed = 1;
+        if (slots >= 2 && !(m->opt_s1 = mt_calloc_aligned(m->n_params * sizeof(mt_real)))) b->failed = 1;
+    }
+    for (int t = 0; t < m->n_tables && !b->failed; t++) {
+        mt_table *T = &m->tables[t];
+        T->plan = &m->plan.tables[t];
+        size_t n = (size_t)T->plan->rows * (size_t)T->plan->dim;
+        T->w = mt_alloc_aligned(n * sizeof(mt_real));
+        if (!T->w) { b->failed = 1; break; }
+        if (slots >= 1 && !(T->s0 = mt_calloc_aligned(n * sizeof(mt_real)))) b->failed = 1;
+        if (slots >= 2 && !(T->s1 = mt_calloc_aligned(n * sizeof(mt_real)))) b->failed = 1;
+        if (!b->failed && mt_sparse_grad_init(&T->grad, T->plan->dim, max_batch * 4, e) != MTREC_OK)
+            b->failed = 1;
+    }
+    /* the model owns the activation buffers from here on, also when building failed */
+    m->allocs_ = bd.allocs;
+    m->n_allocs_ = bd.n_allocs;
+    if (b->failed) {
+        mt_model_free(m);
+        if (e && e->code != MTREC_OK && e->msg[0]) return e->code;
+        return mt_fail(e, MTREC_ERR_NOMEM, "out of memory building the model");
+    }
+    if (slots >= 1) mt_optim_init_slots(&p->train.optimizer, m->opt_s0, m->opt_s1, m->n_params);
+    for (int t = 0; t < m->n_tables; t++)
+        if (slots >= 1)
+            mt_optim_init_slots(&p->train.optimizer, m->tables[t].s0, m->tables[t].s1,
+                                (size_t)m->tables[t].plan->rows * (size_t)m->tables[t].plan->dim);
+    mt_rng_seed(&m->rng, seed ^ 0xd20f0a7ull);
+    init_params(m, seed);
+    *out = m;
+    return MTREC_OK;
+}
+
+static void free_mlp(mt_mlp *mlp) { free(mlp->layers); }
+
+void mt_model_free(mt_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_allocs_; i++) free(m->allocs_[i]);
+    free(m->allocs_);
+    free_mlp(&m->bottom);
+    for (int i = 0; i < m->num_expert && m->experts; i++) free_mlp(&m->experts[i]);
+    free(m->experts);
+    free((void *)m->expert_out);
+    free(m->expert_dout);
+    for (int t = 0; t < m->n_towers && m->towers; t++) {
+        free_mlp(&m->towers[t].dnn);
+        free_mlp(&m->towers[t].rel);
+    }
+    free(m->towers);
+    for (int t = 0; t < m->n_tables && m->tables; t++) {
+        free(m->tables[t].w);
+        free(m->tables[t].s0);
+        free(m->tables[t].s1);
+        mt_sparse_grad_free(&m->tables[t].grad);
+    }
+    free(m->tables);
+    free(m->params);
+    free(m->grads);
+    free(m->stats);
+    free(m->opt_s0);
+    free(m->opt_s1);
+    free(m->info);
+    mt_feature_plan_free(&m->plan);
+    free(m);
+}
+
+/* ---- queries --------------------------------------------------------------------------- */
+const mt_param_info *mt_model_param(const mt_model *m, const char *name) {
+    for (int i = 0; i < m->n_info; i++)
+        if (!strcmp(m->info[i].name, name)) return &m->info[i];
+    return NULL;
+}
+
+mt_real *mt_model_param_data(mt_model *m, const mt_param_info *pi) {
+    return (pi->is_stat ? m->stats : m->params) + pi->offset;
+}
+
+size_t mt_model_dense_count(const mt_model *m) {
+    size_t n = 0;
+    for (int i = 0; i < m->n_info; i++)
+        if (!m->info[i].is_stat)
+            n += (size_t)m->info[i].shape[0] * (size_t)(m->info[i].ndim > 1 ? m->info[i].shape[1] : 1);
+    return n;
+}
+
+int64_t mt_model_embedding_count(const mt_model *m) {
+    int64_t n = 0;
+    for (int t = 0; t < m->n_tables; t++) n += m->plan.tables[t].rows * m->plan.tables[t].dim;
+    return n;
+}

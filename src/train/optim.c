@@ -1,0 +1,169 @@
+/* optim.c: optimizer update rules and learning-rate schedules (train/optim.h), following the
+ * TensorFlow 1.x kernels EasyRec builds (builders/optimizer_builder.py):
+ *   Adam      (tf.train.AdamOptimizer)      m += (g-m)(1-b1); v += (g^2-v)(1-b2);
+ *                                           p -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps)
+ *   Adagrad   (tf.train.AdagradOptimizer)   acc += g^2; p -= lr*g/sqrt(acc)
+ *   Momentum  (tf.train.MomentumOptimizer)  a = mom*a + g; p -= lr*a
+ *                                           (nesterov: p -= lr*(g + mom*a))
+ *   SGD       (GradientDescentOptimizer)    p -= lr*g
+ * Owns the per-element rules only: buffer layout, gradient zeroing and global-norm clipping
+ * decisions belong to the trainer. Sparse row updates are lazy (rows not listed keep their
+ * moments), like TF LazyAdam. */
+#include "train/optim.h"
+
+#include <math.h>
+
+/* Dense loops go parallel above this many elements (below it threads cost more than they save). */
+#define OPTIM_PAR_MIN 32768
+
+#ifdef MT_DOUBLE
+#define R_SQRT sqrt
+#else
+#define R_SQRT sqrtf
+#endif
+
+int mt_optim_slots(mt_optimizer_kind k) {
+    switch (k) {
+    case MT_OPT_ADAM: return 2;
+    case MT_OPT_ADAGRAD: return 1;
+    case MT_OPT_MOMENTUM: return 1;
+    case MT_OPT_SGD: return 0;
+    }
+    return 0;
+}
+
+void mt_optim_init_slots(const mt_optimizer_config *c, mt_real *s0, mt_real *s1, size_t n) {
+    mt_real v0 = c->kind == MT_OPT_ADAGRAD ? (mt_real)c->initial_accumulator_value : (mt_real)0;
+    int slots = mt_optim_slots(c->kind);
+    if (slots >= 1 && s0)
+        for (size_t i = 0; i < n; i++) s0[i] = v0;
+    if (slots >= 2 && s1)
+        for (size_t i = 0; i < n; i++) s1[i] = 0;
+}
+
+/* EasyRec learning_schedules.exponential_decay_with_burnin: during the first burnin_steps
+ * steps the rate is burnin_learning_rate + step*(lr0 - burnin)/burnin_steps (or lr0 itself
+ * when burnin_learning_rate is 0); afterwards tf.train.exponential_decay evaluated at
+ * (step - burnin_steps); the result is at least min_learning_rate. The constant schedule
+ * has no burn-in or floor in EasyRec's proto, so none is applied. */
+float mt_lr_at(const mt_lr_config *c, int64_t step) {
+    if (c->kind == MT_LR_CONSTANT) return c->learning_rate;
+    double lr0 = c->initial_learning_rate, lr;
+    if (c->burnin_steps > 0 && step < c->burnin_steps) {
+        if (c->burnin_learning_rate == 0.0f) {
+            lr = lr0;
+        } else {
+            double slope = (lr0 - (double)c->burnin_learning_rate) / (double)c->burnin_steps;
+            lr = (double)c->burnin_learning_rate + slope * (double)step;
+        }
+    } else {
+        int64_t s = step - (c->burnin_steps > 0 ? c->burnin_steps : 0);
+        double p = c->decay_steps > 0 ? (double)s / (double)c->decay_steps : 0.0;
+        if (c->staircase) p = floor(p);
+        lr = lr0 * pow((double)c->decay_factor, p);
+    }
+    if (lr < (double)c->min_learning_rate) lr = c->min_learning_rate;
+    return (float)lr;
+}
+
+/* Scalars an update needs, computed once per call. */
+typedef struct optim_k {
+    mt_optimizer_kind kind;
+    mt_real lr, lr_t, b1c, b2c, eps, mom;
+    int nesterov;
+} optim_k;
+
+static optim_k optim_prepare(const mt_optimizer_config *c, int64_t t, float lr) {
+    optim_k k = {0};
+    k.kind = c->kind;
+    k.lr = (mt_real)lr;
+    if (c->kind == MT_OPT_ADAM) {
+        double tt = (double)(t < 1 ? 1 : t);
+        double b1p = pow((double)c->beta1, tt), b2p = pow((double)c->beta2, tt);
+        k.lr_t = (mt_real)((double)lr * sqrt(1.0 - b2p) / (1.0 - b1p));
+        k.b1c = (mt_real)(1.0 - (double)c->beta1);
+        k.b2c = (mt_real)(1.0 - (double)c->beta2);
+        k.eps = (mt_real)c->epsilon;
+    }
+    k.mom = (mt_real)c->momentum;
+    k.nesterov = c->use_nesterov;
+    return k;
+}
+
+/* Apply the rule to n elements of p/g/s0/s1 (slots unused by the kind may be NULL). */
+static void optim_apply(const optim_k *k, mt_real *p, const mt_real *g, mt_real *s0,
+                        mt_real *s1, size_t n) {
+    switch (k->kind) {
+    case MT_OPT_ADAM: {
+        const mt_real b1c = k->b1c, b2c = k->b2c, lr_t = k->lr_t, eps = k->eps;
+#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            mt_real gi = g[i];
+            s0[i] += (gi - s0[i]) * b1c;
+            s1[i] += (gi * gi - s1[i]) * b2c;
+            p[i] -= lr_t * s0[i] / (R_SQRT(s1[i]) + eps);
+        }
+        break;
+    }
+    case MT_OPT_ADAGRAD: {
+        const mt_real lr = k->lr;
+#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            mt_real gi = g[i];
+            s0[i] += gi * gi;
+            p[i] -= lr * gi / R_SQRT(s0[i]);
+        }
+        break;
+    }
+    case MT_OPT_MOMENTUM: {
+        const mt_real lr = k->lr, mom = k->mom;
+        const int nest = k->nesterov;
+#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
+        for (size_t i = 0; i < n; i++) {
+            mt_real gi = g[i];
+            s0[i] = mom * s0[i] + gi;
+            p[i] -= nest ? lr * (gi + mom * s0[i]) : lr * s0[i];
+        }
+        break;
+    }
+    case MT_OPT_SGD: {
+        const mt_real lr = k->lr;
+#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
+        for (size_t i = 0; i < n; i++) p[i] -= lr * g[i];
+        break;
+    }
+    }
+}
+
+void mt_optim_update(const mt_optimizer_config *c, int64_t t, float lr, mt_real *param,
+                     const mt_real *grad, mt_real *s0, mt_real *s1, size_t n) {
+    optim_k k = optim_prepare(c, t, lr);
+    optim_apply(&k, param, grad, s0, s1, n);
+}
+
+/* Rows are applied in list order, one after another, so a row listed twice is updated
+ * twice (callers normally pass each touched row once, with its summed gradient). */
+void mt_optim_update_rows(const mt_optimizer_config *c, int64_t t, float lr, mt_real *table,
+                          mt_real *s0, mt_real *s1, int dim, const int64_t *rows,
+                          const mt_real *grads, int n_rows) {
+    if (dim <= 0 || n_rows <= 0) return;
+    optim_k k = optim_prepare(c, t, lr);
+    int slots = mt_optim_slots(c->kind);
+    for (int r = 0; r < n_rows; r++) {
+        size_t off = (size_t)rows[r] * (size_t)dim;
+        optim_apply(&k, table + off, grads + (size_t)r * (size_t)dim,
+                    slots >= 1 ? s0 + off : NULL, slots >= 2 ? s1 + off : NULL, (size_t)dim);
+    }
+}
+
+double mt_sumsq(const mt_real *g, size_t n) {
+    double s = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : s) if (n >= OPTIM_PAR_MIN)
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * (double)g[i];
+    return sqrt(s);
+}
+
+void mt_scale(mt_real *g, size_t n, mt_real s) {
+#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
+    for (size_t i = 0; i < n; i++) g[i] *= s;
+}

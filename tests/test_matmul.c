@@ -1,0 +1,220 @@
+/* test_matmul.c: the oneDNN matrix backend (float build) against a double-precision
+ * reference loop written here: all four transpose combinations, beta 0 and 1, odd shapes,
+ * cached primitives reused with other buffers, 1 and 2 threads, bf16 mode where the CPU
+ * has it, argument errors; and mt_dense_forward/backward through the backend. */
+#include <stdint.h>
+
+#include "nn/nn.h"
+#include "test.h"
+#include "util/rng.h"
+
+/* Fill with uniform values in [-1, 1). */
+static void fill(mt_rng *r, float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)(2 * mt_rng_uniform(r) - 1);
+}
+
+/* Element (i,j) of op(A) op(B) + beta C0 in double; *mag = sum_k |a b| + beta |C0|. */
+static double ref_elem(int ta, int tb, int M, int N, int K, const float *A, const float *B,
+                       int beta, const float *C0, int i, int j, double *mag) {
+    double acc = 0, m = 0;
+    for (int k = 0; k < K; k++) {
+        double a = ta ? A[(size_t)k * M + i] : A[(size_t)i * K + k];
+        double b = tb ? B[(size_t)j * K + k] : B[(size_t)k * N + j];
+        acc += a * b;
+        m += fabs(a * b);
+    }
+    if (beta) {
+        acc += C0[(size_t)i * N + j];
+        m += fabs(C0[(size_t)i * N + j]);
+    }
+    *mag = m;
+    return acc;
+}
+
+/* Runs one product twice (second time on fresh buffers so the cached primitive is re-pointed)
+ * and returns the number of elements outside tolerance rel * mag + 1e-6. */
+static int run_case(mt_mm *m, mt_rng *r, int ta, int tb, int M, int N, int K, int beta,
+                    double rel) {
+    int bad = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+        float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B);
+        float *C = malloc(nc * sizeof *C), *C0 = malloc(nc * sizeof *C0);
+        fill(r, A, na);
+        fill(r, B, nb);
+        fill(r, C0, nc);
+        memcpy(C, C0, nc * sizeof *C);
+        mtrec_status s = mt_mm_gemm(m, ta, tb, M, N, K, A, B, (float)beta, C);
+        CHECK_MSG(s == MTREC_OK, "gemm status %d", (int)s);
+        /* big products: every 13th element (all rows and columns are still visited) */
+        size_t step = nc > 65536 ? 13 : 1;
+        for (size_t i = 0; i < nc; i += step) {
+            double mag, ref = ref_elem(ta, tb, M, N, K, A, B, beta, C0, (int)(i / N),
+                                       (int)(i % N), &mag);
+            if (!(fabs(C[i] - ref) <= rel * mag + 1e-6)) {
+                if (bad < 3)
+                    fprintf(stderr, "  ta=%d tb=%d %dx%dx%d beta=%d [%zu]: %.8g vs %.8g\n", ta,
+                            tb, M, N, K, beta, i, C[i], ref);
+                bad++;
+            }
+        }
+        free(A); free(B); free(C); free(C0);
+    }
+    return bad;
+}
+
+static const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 65}, {1024, 512, 256}, {64, 1, 9}};
+
+static void sweep(int threads, int bf16, double rel) {
+    mt_mm *m = NULL;
+    mt_err e;
+    CHECK(mt_mm_create(threads, bf16, &m, &e) == MTREC_OK);
+    if (!m) return;
+    mt_rng r;
+    mt_rng_seed(&r, 42 + (uint64_t)threads);
+    for (size_t s = 0; s < MT_ARRAY_LEN(shapes); s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int beta = 0; beta < 2; beta++) {
+                    int bad = run_case(m, &r, ta, tb, shapes[s][0], shapes[s][1], shapes[s][2],
+                                       beta, rel);
+                    CHECK_MSG(bad == 0, "threads=%d bf16=%d ta=%d tb=%d %dx%dx%d beta=%d: %d bad",
+                              threads, bf16, ta, tb, shapes[s][0], shapes[s][1], shapes[s][2],
+                              beta, bad);
+                }
+    printf("# %d thread(s): %s\n", threads, mt_mm_backend_name(m));
+    mt_mm_free(m);
+}
+
+/* fp32: accumulation of K products, each within 2^-24 relative; K eps bounds it. */
+static void test_fp32_1thread(void) { sweep(1, 0, 1e-6 + 256 * 6e-8); }
+static void test_fp32_2threads(void) { sweep(2, 0, 1e-6 + 256 * 6e-8); }
+
+/* 1 if /proc/cpuinfo lists amx_bf16 (then the kernel lets oneDNN use AMX on Linux). */
+static int cpuinfo_has_amx(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return 0;
+    char line[8192];
+    int has = 0;
+    while (!has && fgets(line, sizeof line, f))
+        if (!strncmp(line, "flags", 5) && strstr(line, " amx_bf16")) has = 1;
+    fclose(f);
+    return has;
+}
+
+/* bf16: inputs rounded to 8 significant bits (relative 2^-9 each), fp32 accumulation. */
+static void test_bf16(void) {
+    mt_mm *m = NULL;
+    CHECK(mt_mm_create(1, 1, &m, NULL) == MTREC_OK);
+    if (!m) return;
+    int uses = mt_mm_uses_bf16(m);
+    const char *name = mt_mm_backend_name(m);
+    printf("# bf16 available: %d (%s)\n", uses, name);
+    CHECK((strstr(name, "bf16") != NULL) == (uses != 0));
+    if (cpuinfo_has_amx()) CHECK(uses == 1); /* AMX present: bf16 must be taken */
+    mt_mm_free(m);
+    if (uses) {
+        sweep(1, 1, 2 * 0.0040);
+        sweep(2, 1, 2 * 0.0040);
+        /* bf16 must actually round: a value needing more than 8 mantissa bits changes */
+        CHECK(mt_mm_create(1, 1, &m, NULL) == MTREC_OK);
+        float a = 1.0f + 1.0f / 1024, b = 1.0f, c = 0;
+        CHECK(mt_mm_gemm(m, 0, 0, 1, 1, 1, &a, &b, 0, &c) == MTREC_OK);
+        CHECK(c == 1.0f);
+        mt_mm_free(m);
+    }
+}
+
+static void test_name_and_errors(void) {
+    mt_mm *m = NULL;
+    CHECK(mt_mm_create(1, 0, &m, NULL) == MTREC_OK);
+    CHECK(mt_mm_uses_bf16(m) == 0);
+    CHECK_CONTAINS(mt_mm_backend_name(m), "oneDNN 2.");
+    CHECK_CONTAINS(mt_mm_backend_name(m), "fp32");
+    float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, 0, 1, 1, 1}, C[4] = {9, 9, 9, 9};
+    CHECK(mt_mm_gemm(m, 0, 0, 2, 2, 3, A, B, 2, C) == MTREC_ERR_ARG);
+    CHECK(mt_mm_gemm(m, 0, 0, -1, 2, 3, A, B, 0, C) == MTREC_ERR_ARG);
+    CHECK(mt_mm_gemm(m, 0, 0, 2, 2, 3, NULL, B, 0, C) == MTREC_ERR_ARG);
+    CHECK(mt_mm_gemm(NULL, 0, 0, 2, 2, 3, A, B, 0, C) == MTREC_ERR_ARG);
+    CHECK(C[0] == 9); /* failed calls leave C alone */
+    /* K = 0: empty sum, C = beta * C */
+    CHECK(mt_mm_gemm(m, 0, 0, 2, 2, 0, A, B, 1, C) == MTREC_OK);
+    CHECK(C[3] == 9);
+    CHECK(mt_mm_gemm(m, 0, 0, 2, 2, 0, A, B, 0, C) == MTREC_OK);
+    CHECK(C[0] == 0 && C[3] == 0);
+    /* [2,3] x [3,2] by hand: [[1,2,3],[4,5,6]] x [[1,0],[0,1],[1,1]] = [[4,5],[10,11]] */
+    CHECK(mt_mm_gemm(m, 0, 0, 2, 2, 3, A, B, 0, C) == MTREC_OK);
+    CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11);
+    CHECK(strstr(mt_mm_backend_name(m), "no product yet") == NULL); /* impl string now */
+    mt_mm_free(m);
+    mt_mm_free(NULL);
+    CHECK(mt_mm_create(1, 0, NULL, NULL) == MTREC_ERR_ARG);
+}
+
+/* Two backends with different thread counts used alternately stay correct. */
+static void test_interleaved_backends(void) {
+    mt_mm *m1 = NULL, *m2 = NULL;
+    CHECK(mt_mm_create(1, 0, &m1, NULL) == MTREC_OK);
+    CHECK(mt_mm_create(2, 0, &m2, NULL) == MTREC_OK);
+    mt_rng r;
+    mt_rng_seed(&r, 7);
+    for (int i = 0; i < 3; i++) {
+        CHECK(run_case(m1, &r, 0, 1, 200, 96, 130, 1, 1e-5) == 0);
+        CHECK(run_case(m2, &r, 0, 1, 200, 96, 130, 1, 1e-5) == 0);
+    }
+    mt_mm_free(m1);
+    mt_mm_free(m2);
+}
+
+/* Dense layer in the float build against loops written here. */
+static void test_dense_float(void) {
+    enum { B = 37, K = 19, N = 23 };
+    static float in[B * K], W[K * N], b[N], out[B * N], dout[B * N];
+    static float din[B * K], dW[K * N], db[N];
+    mt_rng r;
+    mt_rng_seed(&r, 3);
+    fill(&r, in, B * K); fill(&r, W, K * N); fill(&r, b, N); fill(&r, dout, B * N);
+    fill(&r, din, B * K); fill(&r, dW, K * N); fill(&r, db, N);
+    static float din0[B * K], dW0[K * N], db0[N];
+    memcpy(din0, din, sizeof din); memcpy(dW0, dW, sizeof dW); memcpy(db0, db, sizeof db);
+    mt_mm *m = NULL;
+    CHECK(mt_mm_create(2, 0, &m, NULL) == MTREC_OK);
+    CHECK(mt_dense_forward(m, out, in, W, b, B, K, N) == MTREC_OK);
+    CHECK(mt_dense_backward(m, din, dW, db, dout, in, W, B, K, N) == MTREC_OK);
+    int bad = 0;
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < N; j++) {
+            double s = b[j];
+            for (int k = 0; k < K; k++) s += (double)in[i * K + k] * W[k * N + j];
+            bad += !(fabs(out[i * N + j] - s) < 1e-5);
+        }
+    for (int i = 0; i < B; i++)
+        for (int k = 0; k < K; k++) {
+            double s = din0[i * K + k];
+            for (int j = 0; j < N; j++) s += (double)dout[i * N + j] * W[k * N + j];
+            bad += !(fabs(din[i * K + k] - s) < 1e-5);
+        }
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < N; j++) {
+            double s = dW0[k * N + j];
+            for (int i = 0; i < B; i++) s += (double)in[i * K + k] * dout[i * N + j];
+            bad += !(fabs(dW[k * N + j] - s) < 1e-5);
+        }
+    for (int j = 0; j < N; j++) {
+        double s = db0[j];
+        for (int i = 0; i < B; i++) s += dout[i * N + j];
+        bad += !(fabs(db[j] - s) < 1e-5);
+    }
+    CHECK_MSG(bad == 0, "%d dense elements off", bad);
+    mt_mm_free(m);
+}
+
+int main(void) {
+    RUN(test_name_and_errors);
+    RUN(test_fp32_1thread);
+    RUN(test_fp32_2threads);
+    RUN(test_bf16);
+    RUN(test_interleaved_backends);
+    RUN(test_dense_float);
+    return test_summary();
+}
