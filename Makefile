@@ -67,7 +67,7 @@ test-asan:
 	@$(MAKE) --no-print-directory MODE=asan test
 
 # The main job on the built-in default: synthesize live5 data, train DBMTL, evaluate.
-DEMO_ROWS ?= 200000
+DEMO_ROWS ?= 500000
 demo: $(B)/mtrec
 	@mkdir -p build/live5
 	$(B)/mtrec synth --rows $(DEMO_ROWS) --output_path build/live5/train.csv --seed 1

@@ -2,6 +2,7 @@
  * defaults, every validation error class with its message and line:col, unsupported fields,
  * the shape fingerprint, and regressions found by fuzz/fuzz_config.c. */
 #include <stdarg.h>
+#include <time.h>
 
 #include "config/pipeline.h"
 #include "config/textformat.h"
@@ -898,6 +899,32 @@ static void test_fuzz_regressions(void) {
     }
 }
 
+/* Long repeated fields load in linear time (a quadratic walk took minutes on 200k entries). */
+static void test_long_vocab_list(void) {
+    enum { N = 100000 };
+    char *cfg = malloc((size_t)N * 12 + 1024);
+    char *o = cfg;
+    o += sprintf(o, "model_dir: \"m\"\ndata_config { input_type: CSVInput label_fields: \"y\" "
+                    "input_fields { input_name: \"y\" } input_fields { input_name: \"a\" } }\n"
+                    "feature_config { features { input_names: \"a\" embedding_dim: 2 vocab_list: [");
+    for (int i = 0; i < N; i++) o += sprintf(o, "%s\"v%d\"", i ? "," : "", i);
+    sprintf(o, "] } }\nmodel_config { model_class: \"DBMTL\" feature_groups { group_name: \"all\" "
+               "feature_names: \"a\" } dbmtl { task_towers { tower_name: \"t\" } } }\n");
+    mt_pipeline p;
+    mt_err e;
+    double t0 = (double)clock() / CLOCKS_PER_SEC;
+    mtrec_status st = mt_pipeline_load_text("big", cfg, &p, &e);
+    double dt = (double)clock() / CLOCKS_PER_SEC - t0;
+    CHECK_MSG(st == MTREC_OK, "%s", e.msg);
+    if (!st) {
+        CHECK(p.features[0].n_vocab == N);
+        CHECK_STR_EQ(p.features[0].vocab_list[N - 1], "v99999");
+        mt_pipeline_free(&p);
+    }
+    CHECK_MSG(dt < 20.0, "took %.1f s", dt);
+    free(cfg);
+}
+
 int main(void) {
     RUN(test_easyrec_dbmtl_on_taobao);
     RUN(test_easyrec_dbmtl_mmoe);
@@ -923,5 +950,6 @@ int main(void) {
     RUN(test_shape_fingerprint);
     RUN(test_enum_names_and_lookups);
     RUN(test_fuzz_regressions);
+    RUN(test_long_vocab_list);
     return test_summary();
 }

@@ -535,6 +535,14 @@ static const ck_tensor *find(const mt_ckpt *c, const char *name) {
 
 int mt_ckpt_has(const mt_ckpt *c, const char *name) { return find(c, name) != NULL; }
 
+int64_t mt_ckpt_numel(const mt_ckpt *c, const char *name, int64_t *shape, int *ndim) {
+    const ck_tensor *t = find(c, name);
+    if (!t) return -1;
+    if (ndim) *ndim = t->ndim;
+    for (int i = 0; shape && i < t->ndim && i < 4; i++) shape[i] = t->shape[i];
+    return (int64_t)t->numel;
+}
+
 mtrec_status mt_ckpt_read(const mt_ckpt *c, const char *name, mt_real *dst, int64_t n,
                           const int64_t *shape, int ndim, mt_err *e) {
     if (!c || !name) return mt_fail(e, MTREC_ERR_ARG, "checkpoint read: NULL argument");

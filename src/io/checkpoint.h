@@ -42,6 +42,9 @@ const char *mt_ckpt_name(const mt_ckpt *c, int i);
 mtrec_status mt_ckpt_read(const mt_ckpt *c, const char *name, mt_real *dst, int64_t n,
                           const int64_t *shape, int ndim, mt_err *e);
 int mt_ckpt_has(const mt_ckpt *c, const char *name);
+/* Element count of tensor `name` (-1 if absent); its shape (up to 4 dims) into shape/ndim
+ * when non-NULL. */
+int64_t mt_ckpt_numel(const mt_ckpt *c, const char *name, int64_t *shape, int *ndim);
 
 /* model_dir helpers (EasyRec layout): "model.ckpt-<step>" files and a `checkpoint` text file
  * whose first line is `model_checkpoint_path: "model.ckpt-<step>"`. */

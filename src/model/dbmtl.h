@@ -114,6 +114,8 @@ typedef struct mt_model {
     mt_rng rng;                 /* dropout */
     /* the last loss */
     double total_loss, reg_loss;
+    int inference_only;         /* no gradients or optimizer slots */
+    int shares_weights;         /* params, stats and tables belong to another model */
     /* activation buffers owned by the model (model_build.c) */
     void **allocs_; int n_allocs_;
 } mt_model;
@@ -124,6 +126,12 @@ typedef struct mt_model {
  * truncated normal). optimizer slots are allocated for p->train.optimizer. */
 mtrec_status mt_model_create(const mt_pipeline *p, int max_batch, mt_mm *mm, uint64_t seed,
                              mt_model **out, mt_err *e);
+/* Same, with options: share != NULL makes this model use share's weights (params, BN
+ * statistics, tables; read-only use: inference), e.g. one per serving thread over one
+ * loaded export; inference != 0 allocates no gradients or optimizer slots (then only
+ * mt_model_forward(training = 0) may be called). share must outlive this model. */
+mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, uint64_t seed,
+                                const mt_model *share, int inference, mt_model **out, mt_err *e);
 void mt_model_free(mt_model *m);
 
 /* Forward pass. training: batch statistics (and moving-stat updates), dropout with masks

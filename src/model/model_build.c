@@ -148,7 +148,9 @@ static void init_params(mt_model *m, uint64_t seed) {
         mt_table *T = &m->tables[t];
         mt_rng tr;
         mt_rng_seed(&tr, seed ^ mt_fnv1a64(T->plan->name, strlen(T->plan->name), 0x5eed));
-        double sd = 0.01 / sqrt((double)T->plan->dim);
+        /* TF embedding_column default (EasyRec passes no initializer): truncated normal,
+         * stddev 1/sqrt(dim). (EASYREC_SEMANTICS.md says 0.01/sqrt(dim); the source says 1.) */
+        double sd = 1.0 / sqrt((double)T->plan->dim);
         size_t n = (size_t)T->plan->rows * (size_t)T->plan->dim;
         for (size_t k = 0; k < n; k++) T->w[k] = (mt_real)mt_rng_truncated_normal(&tr, sd);
     }
@@ -157,6 +159,11 @@ static void init_params(mt_model *m, uint64_t seed) {
 /* ---- create / free --------------------------------------------------------------------- */
 mtrec_status mt_model_create(const mt_pipeline *p, int max_batch, mt_mm *mm, uint64_t seed,
                              mt_model **out, mt_err *e) {
+    return mt_model_create_ex(p, max_batch, mm, seed, NULL, 0, out, e);
+}
+
+mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, uint64_t seed,
+                                const mt_model *share, int inference, mt_model **out, mt_err *e) {
     if (max_batch <= 0) return mt_fail(e, MTREC_ERR_ARG, "max_batch must be positive");
     mt_model *m = calloc(1, sizeof *m);
     if (!m) return mt_fail(e, MTREC_ERR_NOMEM, "out of memory building the model");
@@ -246,12 +253,24 @@ mtrec_status mt_model_create(const mt_pipeline *p, int max_batch, mt_mm *mm, uin
     for (int i = 0; i < 3; i++) m->scratch[i] = b_alloc(b, B * (size_t)(m->max_width + 16));
 
     /* flat dense buffers and optimizer slots */
-    int slots = mt_optim_slots(p->train.optimizer.kind);
+    int slots = inference ? 0 : mt_optim_slots(p->train.optimizer.kind);
+    m->inference_only = inference;
+    m->shares_weights = share != NULL;
+    if (share && (share->n_params != m->n_params || share->n_stats != m->n_stats ||
+                  share->n_tables != m->n_tables || share->p != p)) {
+        b->failed = 1;
+        mt_fail(e, MTREC_ERR_INTERNAL, "shared weights come from another model");
+    }
     if (!b->failed) {
-        m->params = mt_calloc_aligned(m->n_params * sizeof(mt_real));
-        m->grads = mt_calloc_aligned(m->n_params * sizeof(mt_real));
-        m->stats = mt_calloc_aligned((m->n_stats ? m->n_stats : 1) * sizeof(mt_real));
-        if (!m->params || !m->grads || !m->stats) b->failed = 1;
+        if (share) {
+            m->params = share->params;
+            m->stats = share->stats;
+        } else {
+            m->params = mt_calloc_aligned(m->n_params * sizeof(mt_real));
+            m->stats = mt_calloc_aligned((m->n_stats ? m->n_stats : 1) * sizeof(mt_real));
+        }
+        if (!inference) m->grads = mt_calloc_aligned(m->n_params * sizeof(mt_real));
+        if (!m->params || (!inference && !m->grads) || !m->stats) b->failed = 1;
         if (slots >= 1 && !(m->opt_s0 = mt_calloc_aligned(m->n_params * sizeof(mt_real)))) b->failed = 1;
         if (slots >= 2 && !(m->opt_s1 = mt_calloc_aligned(m->n_params * sizeof(mt_real)))) b->failed = 1;
     }
@@ -259,11 +278,12 @@ mtrec_status mt_model_create(const mt_pipeline *p, int max_batch, mt_mm *mm, uin
         mt_table *T = &m->tables[t];
         T->plan = &m->plan.tables[t];
         size_t n = (size_t)T->plan->rows * (size_t)T->plan->dim;
-        T->w = mt_alloc_aligned(n * sizeof(mt_real));
+        T->w = share ? share->tables[t].w : mt_alloc_aligned(n * sizeof(mt_real));
         if (!T->w) { b->failed = 1; break; }
         if (slots >= 1 && !(T->s0 = mt_calloc_aligned(n * sizeof(mt_real)))) b->failed = 1;
         if (slots >= 2 && !(T->s1 = mt_calloc_aligned(n * sizeof(mt_real)))) b->failed = 1;
-        if (!b->failed && mt_sparse_grad_init(&T->grad, T->plan->dim, max_batch * 4, e) != MTREC_OK)
+        if (!b->failed && !inference &&
+            mt_sparse_grad_init(&T->grad, T->plan->dim, max_batch * 4, e) != MTREC_OK)
             b->failed = 1;
     }
     /* the model owns the activation buffers from here on, also when building failed */
@@ -280,7 +300,7 @@ mtrec_status mt_model_create(const mt_pipeline *p, int max_batch, mt_mm *mm, uin
             mt_optim_init_slots(&p->train.optimizer, m->tables[t].s0, m->tables[t].s1,
                                 (size_t)m->tables[t].plan->rows * (size_t)m->tables[t].plan->dim);
     mt_rng_seed(&m->rng, seed ^ 0xd20f0a7ull);
-    init_params(m, seed);
+    if (!share) init_params(m, seed);
     *out = m;
     return MTREC_OK;
 }
@@ -302,15 +322,17 @@ void mt_model_free(mt_model *m) {
     }
     free(m->towers);
     for (int t = 0; t < m->n_tables && m->tables; t++) {
-        free(m->tables[t].w);
+        if (!m->shares_weights) free(m->tables[t].w);
         free(m->tables[t].s0);
         free(m->tables[t].s1);
         mt_sparse_grad_free(&m->tables[t].grad);
     }
     free(m->tables);
-    free(m->params);
+    if (!m->shares_weights) {
+        free(m->params);
+        free(m->stats);
+    }
     free(m->grads);
-    free(m->stats);
     free(m->opt_s0);
     free(m->opt_s1);
     free(m->info);

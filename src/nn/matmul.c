@@ -44,7 +44,8 @@ mtrec_status mt_mm_create(int threads, int bf16, mt_mm **out, mt_err *e) {
     *out = NULL;
     mt_mm *m = calloc(1, sizeof *m);
     if (!m) return mt_fail(e, MTREC_ERR_NOMEM, "mt_mm_create: out of memory");
-    m->threads = threads > 0 ? threads : 1;
+    m->threads = threads > 0 ? threads : omp_get_num_procs();
+    omp_set_num_threads(m->threads); /* the pool of the elementwise loops */
     snprintf(m->name, sizeof m->name, "reference double (MT_DOUBLE)");
     *out = m;
     return MTREC_OK;

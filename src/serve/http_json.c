@@ -1,0 +1,470 @@
+/* http_json.c: JSON decoding of predict bodies and encoding of every `mtrec serve` answer
+ * (see http_json.h). Owns no sockets and no model state; http_server.c calls it. */
+#include "serve/http_json.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tag lists sent as JSON arrays are joined with this, the features' default separator. */
+#define MT_LIST_SEP '|'
+
+/* ==== text buffer ========================================================================= */
+static int sbuf_reserve(mt_sbuf *b, size_t extra) {
+    if (b->oom) return -1;
+    if (b->len + extra + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) { b->oom = 1; return -1; }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void mt_sbuf_put(mt_sbuf *b, const char *s, size_t n) {
+    if (sbuf_reserve(b, n)) return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void mt_sbuf_puts(mt_sbuf *b, const char *s) { mt_sbuf_put(b, s, strlen(s)); }
+
+void mt_sbuf_printf(mt_sbuf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) { b->oom = 1; return; }
+    if ((size_t)n < sizeof tmp) { mt_sbuf_put(b, tmp, (size_t)n); return; }
+    if (sbuf_reserve(b, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void mt_sbuf_json_str(mt_sbuf *b, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    mt_sbuf_put(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        mt_sbuf_put(b, run, (size_t)(s - run));
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        if (c == '"' || c == '\\') { esc[1] = (char)c; mt_sbuf_put(b, esc, 2); }
+        else if (c == '\n') mt_sbuf_put(b, "\\n", 2);
+        else if (c == '\t') mt_sbuf_put(b, "\\t", 2);
+        else if (c == '\r') mt_sbuf_put(b, "\\r", 2);
+        else mt_sbuf_put(b, esc, 6);
+        run = s + 1;
+    }
+    mt_sbuf_put(b, run, (size_t)(s - run));
+    mt_sbuf_put(b, "\"", 1);
+}
+
+void mt_sbuf_free(mt_sbuf *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* ==== text arena ========================================================================== */
+struct mt_arena_blk {
+    mt_arena_blk *next;
+    size_t used, cap;
+    char data[];
+};
+
+#define ARENA_BLOCK (64 * 1024)
+
+/* n bytes from the slot's arena: the current block, else the next kept block that fits, else
+ * a new block linked after the current one. NULL when out of memory. */
+static char *arena_alloc(mt_req_scratch *s, size_t n) {
+    mt_arena_blk *b = s->arena_cur;
+    while (b && b->cap - b->used < n) {
+        b = b->next;
+        if (b) b->used = 0;
+    }
+    if (!b) {
+        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+        b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        b->used = 0;
+        b->cap = cap;
+        if (s->arena_cur) { b->next = s->arena_cur->next; s->arena_cur->next = b; }
+        else { b->next = s->arena; s->arena = b; }
+    }
+    s->arena_cur = b;
+    char *p = b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+static void arena_reset(mt_req_scratch *s) {
+    s->arena_cur = s->arena;
+    if (s->arena) s->arena->used = 0;
+}
+
+void mt_req_scratch_free(mt_req_scratch *s) {
+    for (mt_arena_blk *b = s->arena, *n; b; b = n) { n = b->next; free(b); }
+    free(s->values);
+    free(s->columns);
+    free(s->stamp);
+    memset(s, 0, sizeof *s);
+}
+
+/* Grow s's arrays to hold n_vals values and n_in inputs. */
+static int scratch_reserve(mt_req_scratch *s, size_t n_vals, int n_in) {
+    if (n_vals > s->values_cap) {
+        const char **v = realloc(s->values, n_vals * sizeof *v);
+        if (!v) return -1;
+        s->values = v;
+        s->values_cap = n_vals;
+    }
+    if (n_in > s->columns_cap) {
+        const char ***c = realloc(s->columns, (size_t)n_in * sizeof *c);
+        if (!c) return -1;
+        s->columns = c;
+        s->columns_cap = n_in;
+    }
+    if (n_in > s->stamp_cap) {
+        int *st = realloc(s->stamp, (size_t)n_in * sizeof *st);
+        if (!st) return -1;
+        s->stamp = st;
+        s->stamp_cap = n_in;
+    }
+    return 0;
+}
+
+/* ==== decoding ============================================================================ */
+mtrec_status mt_http_parse_json(const char *body, size_t len, cJSON **root, mt_err *e) {
+    *root = NULL;
+    if (len == 0) return mt_fail(e, MTREC_ERR_DATA, "empty request body (expected a JSON object)");
+    const char *end = NULL;
+    cJSON *r = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    size_t off = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
+    if (r) {  /* only whitespace may follow the value */
+        while (off < len && (body[off] == ' ' || body[off] == '\t' || body[off] == '\n' || body[off] == '\r')) off++;
+        if (off == len) { *root = r; return MTREC_OK; }
+        cJSON_Delete(r);
+    }
+    int line = 1, col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (body[i] == '\n') { line++; col = 1; } else col++;
+    }
+    return mt_fail(e, MTREC_ERR_DATA, "malformed JSON at byte %zu (line %d, column %d)%s", off, line, col,
+                   r ? ": trailing characters after the value" : "");
+}
+
+/* Text of a JSON number as a CSV would hold it: integers without a decimal point, other
+ * values with the fewest digits (15..17) that read back to the same double. */
+static int number_text(double v, char buf[40]) {
+    if (v == trunc(v) && fabs(v) < 9007199254740992.0) return snprintf(buf, 40, "%" PRId64, (int64_t)v);
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, 40, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return n;
+}
+
+static int is_text_bool(mtrec_input_type t) { return t == MTREC_INPUT_BOOL || t == MTREC_INPUT_STRING; }
+
+/* Text of one scalar JSON value (string, number, bool) for an input of type t into buf (for
+ * numbers and bools) or *s (strings, pointing into the tree). Returns the length, -1 when
+ * the value is not a scalar. */
+static int scalar_text(const cJSON *v, mtrec_input_type t, char buf[40], const char **s) {
+    if (cJSON_IsString(v)) { *s = v->valuestring; return (int)strlen(v->valuestring); }
+    *s = buf;
+    if (cJSON_IsNumber(v)) return number_text(v->valuedouble, buf);
+    if (cJSON_IsBool(v)) {
+        const char *b = cJSON_IsTrue(v) ? (is_text_bool(t) ? "true" : "1") : (is_text_bool(t) ? "false" : "0");
+        strcpy(buf, b);
+        return (int)strlen(b);
+    }
+    return -1;
+}
+
+static const char *json_kind(const cJSON *v) {
+    if (cJSON_IsObject(v)) return "an object";
+    if (cJSON_IsArray(v)) return "an array";
+    if (cJSON_IsNull(v)) return "null";
+    if (cJSON_IsString(v)) return "a string";
+    if (cJSON_IsNumber(v)) return "a number";
+    if (cJSON_IsBool(v)) return "a boolean";
+    return "an invalid value";
+}
+
+/* Text of value v for input i into *out (NULL for null = the input's default); arrays of
+ * scalars are joined with '|'. Returns 0, -1 when out of memory, or -2 when v (or, for a
+ * list, item *bad_item) is not a valid value. */
+static int value_text(const cJSON *v, mtrec_input_type t, mt_req_scratch *s, const char **out, int *bad_item) {
+    char buf[40];
+    const char *txt;
+    if (cJSON_IsNull(v)) { *out = NULL; return 0; }
+    if (cJSON_IsString(v)) { *out = v->valuestring; return 0; }
+    if (cJSON_IsArray(v)) {  /* a list of tags: two passes, sizes then text */
+        size_t total = 0;
+        int k = 0;
+        for (const cJSON *x = v->child; x; x = x->next, k++) {
+            int n = scalar_text(x, t, buf, &txt);
+            if (n < 0) { *bad_item = k; return -2; }
+            total += (size_t)n + 1;
+        }
+        char *p = arena_alloc(s, total ? total : 1);
+        if (!p) return -1;
+        size_t at = 0;
+        for (const cJSON *x = v->child; x; x = x->next) {
+            int n = scalar_text(x, t, buf, &txt);
+            if (at) p[at++] = MT_LIST_SEP;
+            memcpy(p + at, txt, (size_t)n);
+            at += (size_t)n;
+        }
+        p[at] = '\0';
+        *out = p;
+        return 0;
+    }
+    *bad_item = -1;
+    int n = scalar_text(v, t, buf, &txt);
+    if (n < 0) return -2;
+    char *p = arena_alloc(s, (size_t)n + 1);
+    if (!p) return -1;
+    memcpy(p, txt, (size_t)n + 1);
+    *out = p;
+    return 0;
+}
+
+/* The message of a value_text failure; `where` names the value ("instances[3].user_id"). */
+static mtrec_status value_error(int rc, const cJSON *v, int bad_item, const char *where, int *http_code, mt_err *e) {
+    if (rc == -1) { *http_code = 500; return mt_fail(e, MTREC_ERR_NOMEM, "out of memory"); }
+    *http_code = 400;
+    if (bad_item >= 0)
+        return mt_fail(e, MTREC_ERR_DATA, "%s[%d]: list items must be strings, numbers or booleans, not %s", where,
+                       bad_item, json_kind(cJSON_GetArrayItem(v, bad_item)));
+    return mt_fail(e, MTREC_ERR_DATA, "%s: values must be numbers, strings, booleans, null or lists, not %s", where,
+                   json_kind(v));
+}
+
+/* Index of input `name`, or a 400 naming it (typos must not silently become defaults). */
+static mtrec_status input_of(const mtrec_model *m, const char *name, const char *where, int *idx, mt_err *e) {
+    *idx = mtrec_model_input_index(m, name);
+    if (*idx >= 0) return MTREC_OK;
+    return mt_fail(e, MTREC_ERR_DATA, "%s: unknown input '%s' (GET /v1/models/<name>/metadata lists the inputs)",
+                   where, name);
+}
+
+static mtrec_status rows_limit(int n, int max_rows, const char *what, int *http_code, mt_err *e) {
+    *http_code = 400;
+    if (n == 0) { *http_code = 400; return mt_fail(e, MTREC_ERR_DATA, "%s is empty: nothing to predict", what); }
+    if (n > max_rows) {
+        *http_code = 413;
+        return mt_fail(e, MTREC_ERR_DATA, "%s has %d rows, more than the limit of %d per request", what, n, max_rows);
+    }
+    return MTREC_OK;
+}
+
+static mtrec_status decode_instances(const cJSON *inst, const mtrec_model *m, int max_rows, mt_req_scratch *s,
+                                     mt_predict_req *req, int *http_code, mt_err *e) {
+    *http_code = 400;
+    if (!cJSON_IsArray(inst))
+        return mt_fail(e, MTREC_ERR_DATA, "\"instances\" must be an array of objects, not %s", json_kind(inst));
+    int n = cJSON_GetArraySize(inst), ni = mtrec_model_num_inputs(m);
+    mtrec_status st = rows_limit(n, max_rows, "\"instances\"", http_code, e);
+    if (st) return st;
+    if (scratch_reserve(s, (size_t)n * (size_t)ni, ni)) { *http_code = 500; return mt_fail(e, MTREC_ERR_NOMEM, "out of memory"); }
+    const char **vals = s->values;
+    for (size_t k = 0; k < (size_t)n * (size_t)ni; k++) vals[k] = NULL;
+    for (int i = 0; i < ni; i++) s->stamp[i] = -1;
+    int r = 0;
+    char where[48];
+    for (const cJSON *row = inst->child; row; row = row->next, r++) {
+        snprintf(where, sizeof where, "instances[%d]", r);
+        if (!cJSON_IsObject(row))
+            return mt_fail(e, MTREC_ERR_DATA, "%s must be an object {input: value, ...}, not %s", where, json_kind(row));
+        for (const cJSON *f = row->child; f; f = f->next) {
+            int i;
+            if (input_of(m, f->string, where, &i, e)) return MTREC_ERR_DATA;
+            if (s->stamp[i] == r) return mt_fail(e, MTREC_ERR_DATA, "%s: input '%s' given twice", where, f->string);
+            s->stamp[i] = r;
+            int bad, rc = value_text(f, mtrec_model_input_type(m, i), s, &vals[(size_t)r * ni + i], &bad);
+            if (rc) {
+                char w[96];
+                snprintf(w, sizeof w, "%s.%s", where, f->string);
+                return value_error(rc, f, bad, w, http_code, e);
+            }
+        }
+    }
+    req->columnar = 0;
+    req->n_rows = n;
+    req->values = vals;
+    req->columns = NULL;
+    return MTREC_OK;
+}
+
+static mtrec_status decode_inputs(const cJSON *in, const mtrec_model *m, int max_rows, mt_req_scratch *s,
+                                  mt_predict_req *req, int *http_code, mt_err *e) {
+    *http_code = 400;
+    if (!cJSON_IsObject(in))
+        return mt_fail(e, MTREC_ERR_DATA, "\"inputs\" must be an object {input: [values], ...}, not %s", json_kind(in));
+    int ni = mtrec_model_num_inputs(m), n = -1;
+    const char *first = NULL;
+    for (const cJSON *c = in->child; c; c = c->next) {  /* names, kinds and a common length */
+        int i;
+        if (input_of(m, c->string, "inputs", &i, e)) return MTREC_ERR_DATA;
+        if (!cJSON_IsArray(c))
+            return mt_fail(e, MTREC_ERR_DATA, "inputs.%s must be an array with one value per row, not %s", c->string,
+                           json_kind(c));
+        int len = cJSON_GetArraySize(c);
+        if (n < 0) { n = len; first = c->string; }
+        else if (len != n)
+            return mt_fail(e, MTREC_ERR_DATA, "inputs.%s has %d values but inputs.%s has %d: every input needs one per row",
+                           c->string, len, first, n);
+    }
+    if (n < 0) n = 0;
+    mtrec_status st = rows_limit(n, max_rows, "\"inputs\"", http_code, e);
+    if (st) return st;
+    if (scratch_reserve(s, (size_t)n * (size_t)ni, ni)) { *http_code = 500; return mt_fail(e, MTREC_ERR_NOMEM, "out of memory"); }
+    for (int i = 0; i < ni; i++) s->columns[i] = NULL;
+    for (const cJSON *c = in->child; c; c = c->next) {
+        int i = mtrec_model_input_index(m, c->string);
+        if (s->columns[i]) return mt_fail(e, MTREC_ERR_DATA, "inputs: input '%s' given twice", c->string);
+        const char **col = s->values + (size_t)i * (size_t)n;
+        s->columns[i] = col;
+        mtrec_input_type t = mtrec_model_input_type(m, i);
+        int r = 0;
+        for (const cJSON *v = c->child; v; v = v->next, r++) {
+            int bad, rc = value_text(v, t, s, &col[r], &bad);
+            if (rc) {
+                char w[96];
+                snprintf(w, sizeof w, "inputs.%s[%d]", c->string, r);
+                return value_error(rc, v, bad, w, http_code, e);
+            }
+        }
+    }
+    req->columnar = 1;
+    req->n_rows = n;
+    req->values = NULL;
+    req->columns = (const char *const *const *)s->columns;
+    return MTREC_OK;
+}
+
+mtrec_status mt_http_decode_predict(const cJSON *root, const mtrec_model *m, int max_rows, mt_req_scratch *s,
+                                    mt_predict_req *req, int *http_code, mt_err *e) {
+    *http_code = 400;
+    memset(req, 0, sizeof *req);
+    arena_reset(s);
+    if (!cJSON_IsObject(root))
+        return mt_fail(e, MTREC_ERR_DATA, "the request must be a JSON object with \"instances\" or \"inputs\", not %s",
+                       json_kind(root));
+    const cJSON *inst = NULL, *in = NULL;
+    for (const cJSON *k = root->child; k; k = k->next) {
+        if (!strcmp(k->string, "instances")) inst = k;
+        else if (!strcmp(k->string, "inputs")) in = k;
+        else if (!strcmp(k->string, "signature_name")) {
+            if (!cJSON_IsString(k)) return mt_fail(e, MTREC_ERR_DATA, "\"signature_name\" must be a string");
+        } else
+            return mt_fail(e, MTREC_ERR_DATA, "unknown key \"%s\" in the request (expected \"instances\" or \"inputs\")",
+                           k->string);
+    }
+    if (inst && in) return mt_fail(e, MTREC_ERR_DATA, "give either \"instances\" (rows) or \"inputs\" (columns), not both");
+    if (!inst && !in) return mt_fail(e, MTREC_ERR_DATA, "the request needs \"instances\" (rows) or \"inputs\" (columns)");
+    mtrec_status st = inst ? decode_instances(inst, m, max_rows, s, req, http_code, e)
+                           : decode_inputs(in, m, max_rows, s, req, http_code, e);
+    if (st == MTREC_OK) *http_code = 200;
+    return st;
+}
+
+/* ==== encoding ============================================================================ */
+static void put_float(mt_sbuf *b, float v) {
+    if (!isfinite(v)) { mt_sbuf_put(b, "null", 4); return; }
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%.9g", (double)v);
+    mt_sbuf_put(b, tmp, (size_t)n);
+}
+
+void mt_http_encode_predictions(mt_sbuf *b, const mtrec_model *m, int columnar, int n_rows, const float *out) {
+    int no = mtrec_model_num_outputs(m);
+    if (!columnar) {
+        mt_sbuf_puts(b, "{\"predictions\":[");
+        for (int r = 0; r < n_rows; r++) {
+            mt_sbuf_puts(b, r ? ",{" : "{");
+            for (int j = 0; j < no; j++) {
+                if (j) mt_sbuf_put(b, ",", 1);
+                mt_sbuf_json_str(b, mtrec_model_output_name(m, j));
+                mt_sbuf_put(b, ":", 1);
+                put_float(b, out[(size_t)r * no + j]);
+            }
+            mt_sbuf_put(b, "}", 1);
+        }
+        mt_sbuf_puts(b, "]}");
+        return;
+    }
+    mt_sbuf_puts(b, "{\"outputs\":{");
+    for (int j = 0; j < no; j++) {
+        if (j) mt_sbuf_put(b, ",", 1);
+        mt_sbuf_json_str(b, mtrec_model_output_name(m, j));
+        mt_sbuf_put(b, ":[", 2);
+        for (int r = 0; r < n_rows; r++) {
+            if (r) mt_sbuf_put(b, ",", 1);
+            put_float(b, out[(size_t)r * no + j]);
+        }
+        mt_sbuf_put(b, "]", 1);
+    }
+    mt_sbuf_puts(b, "}}");
+}
+
+void mt_http_encode_error(mt_sbuf *b, const char *msg) {
+    mt_sbuf_puts(b, "{\"error\":");
+    mt_sbuf_json_str(b, msg);
+    mt_sbuf_puts(b, "}");
+}
+
+void mt_http_encode_status(mt_sbuf *b, const mtrec_model *m) {
+    mt_sbuf_puts(b, "{\"model_version_status\":[{\"version\":");
+    mt_sbuf_json_str(b, mtrec_model_version(m));
+    mt_sbuf_puts(b, ",\"state\":\"AVAILABLE\",\"status\":{\"error_code\":\"OK\",\"error_message\":\"\"}}]}");
+}
+
+const char *mt_http_input_type_name(mtrec_input_type t) {
+    switch (t) {
+    case MTREC_INPUT_INT32: return "INT32";
+    case MTREC_INPUT_INT64: return "INT64";
+    case MTREC_INPUT_FLOAT: return "FLOAT";
+    case MTREC_INPUT_DOUBLE: return "DOUBLE";
+    case MTREC_INPUT_STRING: return "STRING";
+    case MTREC_INPUT_BOOL: return "BOOL";
+    }
+    return "UNKNOWN";
+}
+
+void mt_http_encode_metadata(mt_sbuf *b, const char *name, const mtrec_model *m) {
+    mt_sbuf_puts(b, "{\"model_spec\":{\"name\":");
+    mt_sbuf_json_str(b, name);
+    mt_sbuf_puts(b, ",\"signature_name\":\"serving_default\",\"version\":");
+    mt_sbuf_json_str(b, mtrec_model_version(m));
+    mt_sbuf_puts(b, "},\"metadata\":{\"signature_def\":{\"signature_def\":{\"serving_default\":{\"inputs\":{");
+    for (int i = 0, ni = mtrec_model_num_inputs(m); i < ni; i++) {
+        const char *in = mtrec_model_input_name(m, i), *ty = mt_http_input_type_name(mtrec_model_input_type(m, i));
+        if (i) mt_sbuf_put(b, ",", 1);
+        mt_sbuf_json_str(b, in);
+        mt_sbuf_puts(b, ":{\"name\":");
+        mt_sbuf_json_str(b, in);
+        mt_sbuf_printf(b, ",\"dtype\":\"DT_%s\",\"type\":\"%s\",\"default\":", ty, ty);
+        mt_sbuf_json_str(b, mtrec_model_input_default(m, i));
+        mt_sbuf_puts(b, "}");
+    }
+    mt_sbuf_puts(b, "},\"outputs\":{");
+    for (int j = 0, no = mtrec_model_num_outputs(m); j < no; j++) {
+        if (j) mt_sbuf_put(b, ",", 1);
+        mt_sbuf_json_str(b, mtrec_model_output_name(m, j));
+        mt_sbuf_puts(b, ":{\"name\":");
+        mt_sbuf_json_str(b, mtrec_model_output_name(m, j));
+        mt_sbuf_puts(b, ",\"dtype\":\"DT_FLOAT\"}");
+    }
+    mt_sbuf_puts(b, "},\"method_name\":\"tensorflow/serving/predict\"}}}}}");
+}
