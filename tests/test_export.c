@@ -71,7 +71,13 @@ static int fixture_open(fixture *f) {
     if (st) return -1;
     mt_rng r;
     mt_rng_seed(&r, 99);
-    for (size_t i = 0; i < f->m->n_stats; i++) f->m->stats[i] = (mt_real)(0.5 + mt_rng_uniform(&r));
+    for (int i = 0; i < f->m->n_info; i++) {  /* (tensors are padded: only their elements) */
+        const mt_param_info *pi = &f->m->info[i];
+        if (!pi->is_stat) continue;
+        mt_real *d = mt_model_param_data(f->m, pi);
+        for (int64_t k = 0; k < pi->shape[0] * (pi->ndim > 1 ? pi->shape[1] : 1); k++)
+            d[k] = (mt_real)(0.5 + mt_rng_uniform(&r));
+    }
     return 0;
 }
 
@@ -81,12 +87,24 @@ static void fixture_close(fixture *f) {
     mt_pipeline_free(&f->p);
 }
 
+/* "a/b" in one of 8 rotating buffers: for immediate use only; keep a copy (keep()) of
+ * anything used later. */
 static char *path2(const char *a, const char *b) {
-    static char buf[4][1024];
+    static char buf[8][1024];
     static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", a, b);
+    k = (k + 1) % 8;
+    if (snprintf(buf[k], sizeof buf[k], "%s/%s", a, b) >= (int)sizeof buf[k]) buf[k][0] = 0;
     return buf[k];
+}
+
+typedef struct pathbuf {
+    char s[1024];
+} pathbuf;
+
+static pathbuf keep(const char *p) {
+    pathbuf b;
+    if (snprintf(b.s, sizeof b.s, "%s", p) >= (int)sizeof b.s) b.s[0] = 0;
+    return b;
 }
 
 static int exists(const char *p) {
@@ -129,7 +147,8 @@ static void test_layout_and_signature(void) {
     fixture f;
     if (fixture_open(&f)) { fixture_close(&f); return; }
     mt_err e = {0};
-    char *ed = path2(g_dir, "sig");
+    pathbuf edb = keep(path2(g_dir, "sig"));
+    char *ed = edb.s;
     char *vdir = NULL;
     mtrec_status st = mt_export_write_step(f.m, 42, ed, &vdir, &e);
     CHECK_MSG(st == MTREC_OK, "%s", e.msg);
@@ -256,7 +275,8 @@ static void test_versions_increase(void) {
     fixture f;
     if (fixture_open(&f)) { fixture_close(&f); return; }
     mt_err e = {0};
-    char *ed = path2(g_dir, "versions");
+    pathbuf edb = keep(path2(g_dir, "versions"));
+    char *ed = edb.s;
     char *v[3] = {0};
     for (int i = 0; i < 3; i++) {
         mtrec_status st = mt_export_write(f.m, ed, &v[i], &e);
@@ -272,7 +292,8 @@ static void test_versions_increase(void) {
         CHECK(count_entries(ed, ".tmp") == 0);
         /* a version above the clock (e.g. written on a machine whose clock ran ahead) still
          * orders the next export after it */
-        char *ahead = path2(ed, "99999999999");
+        pathbuf aheadb = keep(path2(ed, "99999999999"));
+        char *ahead = aheadb.s;
         CHECK(mkdir(ahead, 0755) == 0);
         char *v4 = NULL;
         CHECK(mt_export_write(f.m, ed, &v4, &e) == MTREC_OK);
@@ -297,7 +318,8 @@ static void test_export_checkpoint(void) {
     fixture f;
     if (fixture_open(&f)) { fixture_close(&f); return; }
     mt_err e = {0};
-    char *md_dir = path2(g_dir, "model");
+    pathbuf mdb = keep(path2(g_dir, "model"));
+    char *md_dir = mdb.s;
     CHECK(mt_mkdirs(md_dir, &e) == MTREC_OK);
     char *ck = mt_ckpt_path(md_dir, 7);
     CHECK(mt_model_save(f.m, ck, 7, 1, &e) == MTREC_OK);
@@ -323,7 +345,8 @@ static void test_export_checkpoint(void) {
     }
     free(vdir);
     /* no checkpoint: a clear error */
-    f.p.model_dir = path2(g_dir, "empty_model_dir");
+    pathbuf emptyb = keep(path2(g_dir, "empty_model_dir"));
+    f.p.model_dir = emptyb.s;
     st = mt_export_checkpoint(&f.p, NULL, path2(g_dir, "never"), NULL, &e);
     f.p.model_dir = old;
     CHECK(st == MTREC_ERR_CHECKPOINT);
@@ -350,7 +373,8 @@ static void test_corrupt_refused(void) {
     char *vdir = NULL;
     CHECK(mt_export_write(f.m, path2(g_dir, "corrupt"), &vdir, &e) == MTREC_OK);
     if (!vdir) { fixture_close(&f); return; }
-    char *w = path2(vdir, "model.safetensors"), *saved = path2(g_dir, "weights.bak");
+    pathbuf wb = keep(path2(vdir, "model.safetensors")), savedb = keep(path2(g_dir, "weights.bak"));
+    char *w = wb.s, *saved = savedb.s;
     CHECK(copy_file(w, saved) == 0);
     mtrec_model *md = NULL;
 
@@ -386,7 +410,8 @@ static void test_corrupt_refused(void) {
     md = NULL;
 
     /* an edited config no longer matches its checksum */
-    char *cfgp = path2(vdir, "pipeline.config");
+    pathbuf cfgb = keep(path2(vdir, "pipeline.config"));
+    char *cfgp = cfgb.s;
     fp = fopen(cfgp, "ab");
     if (fp) { fputs("# edited\n", fp); fclose(fp); }
     st = mtrec_model_load(vdir, &md);

@@ -48,12 +48,17 @@ import csv
 import hashlib
 import json
 import math
+import os
 import random
 import sys
 import time
 
-import numpy as np
-import torch
+# libgomp reads this when torch loads: a spinning OpenMP pool collapses (10-20x) on a shared
+# machine (../shared/bench/gemm/RESULTS.md, pitfall 3)
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 import torch.nn as nn
 
 # ---- data set descriptions (written from examples/*.config) ------------------------------
@@ -72,9 +77,9 @@ HILLSTROM = {
         {"name": "mens", "kind": "ident", "buckets": 2, "dim": 8},
         {"name": "womens", "kind": "ident", "buckets": 2, "dim": 8},
         {"name": "newbie", "kind": "ident", "buckets": 2, "dim": 8},
-        {"name": "zip_code", "kind": "hash", "buckets": 20, "dim": 8},
-        {"name": "channel", "kind": "hash", "buckets": 20, "dim": 8},
-        {"name": "segment", "kind": "hash", "buckets": 20, "dim": 8},
+        {"name": "zip_code", "kind": "hash", "buckets": 50, "dim": 8},
+        {"name": "channel", "kind": "hash", "buckets": 50, "dim": 8},
+        {"name": "segment", "kind": "hash", "buckets": 50, "dim": 8},
     ],
     "bottom": [128, 64],
     "towers": [  # name, label, loss, dnn, relations, relation_dnn, weight
@@ -283,8 +288,8 @@ def report_collisions(ds, rows):
         vals = {r[col[f["name"]]] for r in rows} - {""}
         b = {hash_bucket(v, f["buckets"]) for v in vals}
         if len(b) < len(vals):
-            print("note: feature %s: %d distinct values share %d of %d buckets under blake2b"
-                  % (f["name"], len(vals), len(b), f["buckets"]), file=sys.stderr)
+            print("note: feature %s: %d distinct values share %d of %d buckets under %s"
+                  % (f["name"], len(vals), len(b), f["buckets"], HASH), file=sys.stderr)
 
 
 def read_csv(path, header):

@@ -15,7 +15,8 @@
 /* ---- one DNN layer: dense -> [BN] -> activation -> [dropout] --------------------------- */
 static mtrec_status layer_forward(mt_model *m, mt_layer *L, int B, int training, mt_err *e) {
     mtrec_status st = mt_dense_forward(m->mm, L->z, L->x, P(m, L->W), P(m, L->b), B, L->in, L->out);
-    if (st != MTREC_OK) return mt_fail(e, st, "dense layer %d->%d failed in the matrix backend", L->in, L->out);
+    if (st != MTREC_OK) return mt_fail(e, st, "dense layer %d->%d failed in the matrix backend: %s", L->in, L->out,
+                                          mt_mm_last_error(m->mm));
     if (L->use_bn) {
         if (training)
             mt_bn_forward_train(L->pre, L->mean, L->rstd, L->z, P(m, L->gamma), P(m, L->beta),
@@ -71,7 +72,8 @@ static void mlp_zero_grads(mt_mlp *mlp, int B) {
 static mtrec_status mlp_backward(mt_model *m, mt_mlp *mlp, int B, mt_err *e) {
     for (int i = mlp->n - 1; i >= 0; i--) {
         mtrec_status st = layer_backward(m, &mlp->layers[i], B);
-        if (st != MTREC_OK) return mt_fail(e, st, "backward of a dense layer failed in the matrix backend");
+        if (st != MTREC_OK) return mt_fail(e, st, "backward of a dense layer failed in the matrix backend: %s",
+                                                mt_mm_last_error(m->mm));
     }
     return MTREC_OK;
 }

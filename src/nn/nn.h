@@ -30,6 +30,8 @@ mtrec_status mt_mm_create(int threads, int bf16, mt_mm **out, mt_err *e);
 void mt_mm_free(mt_mm *m);
 int mt_mm_uses_bf16(const mt_mm *m);
 const char *mt_mm_backend_name(const mt_mm *m);  /* e.g. "oneDNN 2.6 fp32 (brg:avx512_core)" */
+/* Detail of the last backend failure (the oneDNN status), "" if none. */
+const char *mt_mm_last_error(const mt_mm *m);
 
 /* C[M,N] = op(A)[M,K] * op(B)[K,N] + beta * C. Row-major. ta: A is stored [K,M];
  * tb: B is stored [N,K]. beta is 0 or 1. Primitives are created once per shape and cached. */

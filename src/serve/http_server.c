@@ -210,6 +210,7 @@ static enum MHD_Result respond(server *s, struct MHD_Connection *c, req_state *r
     if (atomic_load(&s->stopping)) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
+    if (ok != MHD_YES) return ok;
 
     int k = 0;
     while (k < N_CODES && k_codes[k] != (int)code) k++;
@@ -405,11 +406,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {  /* a piece of the body (chunked bodies have no Content-Length) */
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (rs->len + n > s->max_body) {
+        /* MHD cannot answer before the body ends: a chunked body over the limit is discarded
+         * as it comes and answered 413 at its end; past 4x the limit the connection is closed */
+        rs->seen += n;
+        if (rs->seen / 4 > s->max_body) return MHD_NO;
+        if (rs->too_large || rs->len + n > s->max_body) {
+            rs->too_large = 1;
             free(rs->body);
             rs->body = NULL;
             rs->len = rs->cap = 0;
-            return respond_error(s, c, rs, 413, NULL, "request body is over the limit of %zu bytes", s->max_body);
+            return MHD_YES;
         }
         if (rs->len + n > rs->cap) {
             size_t cap = rs->cap ? rs->cap : 4096;
