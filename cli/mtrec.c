@@ -14,6 +14,8 @@
 #include "data/features.h"
 #include "data/synth.h"
 #include "eval/evaluate.h"
+#include "serve/http_server.h"
+#include "serve/predictor.h"
 #include "train/trainer.h"
 
 static const char *USAGE =
@@ -23,6 +25,11 @@ static const char *USAGE =
     "  train    -c CONFIG   train (resumes from model_dir), then evaluate on eval_input_path\n"
     "  evaluate -c CONFIG   metrics per task -> stdout and model_dir/eval_result.txt\n"
     "  check    -c CONFIG   validate; print features, layer shapes, parameter counts, relation DAG\n"
+    "  predict  -c CONFIG --input_path IN --output_path OUT [--reserved_cols a,b]\n"
+    "           [--model_dir D | --checkpoint_path F]   batch prediction, CSV -> CSV\n"
+    "  export   -c CONFIG --export_dir DIR [--checkpoint_path F]   versioned, self-contained model\n"
+    "  serve    --model_path EXPORT_DIR [--model_name NAME] [--port 8501] [--threads N]\n"
+    "           [--host 127.0.0.1] [--max_body_bytes N] [--max_rows N]   HTTP (TF Serving REST)\n"
     "  synth    --rows N --output_path P [--seed S]   write the built-in live-stream data set\n"
     "\n"
     "flags (EasyRec names; command-line values override the config):\n"
@@ -30,7 +37,9 @@ static const char *USAGE =
     "  --model_dir DIR                   checkpoints and eval_result.txt\n"
     "  --train_input_path SPEC           comma list / glob of CSV files (.gz ok)\n"
     "  --eval_input_path SPEC\n"
-    "  --checkpoint_path FILE            evaluate this checkpoint instead of the latest\n"
+    "  --checkpoint_path FILE            use this checkpoint instead of model_dir's latest\n"
+    "  --input_path SPEC, --output_path P, --reserved_cols a,b   (predict)\n"
+    "  --export_dir DIR                  (export)\n"
     "  --num_steps N                     override train_config.num_steps\n"
     "  --threads N                       cores to use (default 1)\n"
     "  --seed S                          training / synth seed\n"
@@ -38,8 +47,11 @@ static const char *USAGE =
 
 typedef struct cli_args {
     const char *cmd, *config, *model_dir, *train_input, *eval_input, *checkpoint, *output;
+    const char *input, *reserved, *export_dir, *model_path, *model_name, *host;
+    int64_t port, max_body, max_rows;
+    int has_port;
     int64_t num_steps, rows;
-    int threads, quiet, has_seed;
+    int threads, quiet, has_seed, threads_set;
     uint64_t seed;
 } cli_args;
 
@@ -91,9 +103,18 @@ static int parse_args(int argc, char **argv, cli_args *a) {
         else if (!strcmp(f, "--eval_input_path")) a->eval_input = v;
         else if (!strcmp(f, "--checkpoint_path")) a->checkpoint = v;
         else if (!strcmp(f, "--output_path")) a->output = v;
+        else if (!strcmp(f, "--input_path")) a->input = v;
+        else if (!strcmp(f, "--reserved_cols")) a->reserved = v;
+        else if (!strcmp(f, "--export_dir")) a->export_dir = v;
+        else if (!strcmp(f, "--model_path")) a->model_path = v;
+        else if (!strcmp(f, "--model_name")) a->model_name = v;
+        else if (!strcmp(f, "--host")) a->host = v;
+        else if (!strcmp(f, "--port")) { if (parse_int64(v, &a->port) || a->port < 0 || a->port > 65535) return die_usage("--port needs an integer in 0..65535", v); a->has_port = 1; }
+        else if (!strcmp(f, "--max_body_bytes")) { if (parse_int64(v, &a->max_body) || a->max_body < 1) return die_usage("--max_body_bytes needs a positive integer", v); }
+        else if (!strcmp(f, "--max_rows")) { if (parse_int64(v, &a->max_rows) || a->max_rows < 1 || a->max_rows > 1000000) return die_usage("--max_rows needs an integer in 1..1000000", v); }
         else if (!strcmp(f, "--num_steps")) { if (parse_int64(v, &a->num_steps) || a->num_steps < 0) return die_usage("--num_steps needs a non-negative integer", v); }
         else if (!strcmp(f, "--rows")) { if (parse_int64(v, &a->rows) || a->rows < 0) return die_usage("--rows needs a non-negative integer", v); }
-        else if (!strcmp(f, "--threads")) { if (parse_int64(v, &n) || n < 1 || n > 256) return die_usage("--threads needs an integer in 1..256", v); a->threads = (int)n; }
+        else if (!strcmp(f, "--threads")) { if (parse_int64(v, &n) || n < 1 || n > 256) return die_usage("--threads needs an integer in 1..256", v); a->threads = (int)n; a->threads_set = 1; }
         else if (!strcmp(f, "--seed")) { if (parse_int64(v, &n)) return die_usage("--seed needs an integer", v); a->seed = (uint64_t)n; a->has_seed = 1; }
         else return die_usage("unknown flag", f);
     }
@@ -242,6 +263,66 @@ static int cmd_evaluate(const cli_args *a) {
     return ret;
 }
 
+static int cmd_predict(const cli_args *a) {
+    if (!a->input || !a->output) return die_usage("predict needs --input_path and --output_path", NULL);
+    mt_err e = {0};
+    mt_pipeline p = {0};
+    saved_paths sv;
+    int rc = load_config(a, &p, &sv, &e);
+    if (rc == -2) return die_usage("predict needs -c CONFIG", NULL);
+    if (rc) return fail(&e);
+    int64_t rows = 0;
+    double t0 = mt_now();
+    int ret = 0;
+    if (mt_predict_csv(&p, a->checkpoint, a->input, a->output, a->reserved, a->threads, &rows, &e) != MTREC_OK)
+        ret = fail(&e);
+    else
+        fprintf(stderr, "predicted %" PRId64 " rows -> %s in %.2f s\n", rows, a->output, mt_now() - t0);
+    free_config(&p, &sv);
+    return ret;
+}
+
+static int cmd_export(const cli_args *a) {
+    if (!a->export_dir) return die_usage("export needs --export_dir DIR", NULL);
+    mt_err e = {0};
+    mt_pipeline p = {0};
+    saved_paths sv;
+    int rc = load_config(a, &p, &sv, &e);
+    if (rc == -2) return die_usage("export needs -c CONFIG", NULL);
+    if (rc) return fail(&e);
+    char *dir = NULL;
+    int ret = 0;
+    if (mt_export_checkpoint(&p, a->checkpoint, a->export_dir, &dir, &e) != MTREC_OK) ret = fail(&e);
+    else printf("exported %s\n", dir);
+    free(dir);
+    free_config(&p, &sv);
+    return ret;
+}
+
+static void serve_log(void *ctx, const char *line) {
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+    fflush(stderr);
+}
+
+static int cmd_serve(const cli_args *a) {
+    if (!a->model_path) return die_usage("serve needs --model_path EXPORT_DIR", NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    mt_serve_opts o = {.model_path = a->model_path, .model_name = a->model_name, .host = a->host,
+                       .port = a->has_port ? (int)a->port : MT_SERVE_DEFAULT_PORT,
+                       .threads = a->threads_set ? a->threads : 2,
+                       .max_body_bytes = (size_t)a->max_body, .max_rows = (int)a->max_rows,
+                       .stop = &g_stop, .log = a->quiet ? NULL : serve_log};
+    mt_err e = {0};
+    if (mt_serve_run(&o, &e) != MTREC_OK) return fail(&e);
+    return 0;
+}
+
 static int cmd_synth(const cli_args *a) {
     if (a->rows < 0 || !a->output) return die_usage("synth needs --rows N and --output_path P", NULL);
     mt_err e = {0};
@@ -259,6 +340,9 @@ int main(int argc, char **argv) {
     if (!strcmp(a.cmd, "evaluate") || !strcmp(a.cmd, "eval")) return cmd_evaluate(&a);
     if (!strcmp(a.cmd, "check")) return cmd_check(&a);
     if (!strcmp(a.cmd, "synth")) return cmd_synth(&a);
+    if (!strcmp(a.cmd, "predict")) return cmd_predict(&a);
+    if (!strcmp(a.cmd, "export")) return cmd_export(&a);
+    if (!strcmp(a.cmd, "serve")) return cmd_serve(&a);
     if (!strcmp(a.cmd, "-h") || !strcmp(a.cmd, "--help") || !strcmp(a.cmd, "help")) { fputs(USAGE, stdout); return 0; }
     if (!strcmp(a.cmd, "--version") || !strcmp(a.cmd, "version")) { printf("mtrec %s\n", mtrec_version()); return 0; }
     return die_usage("unknown command", a.cmd);

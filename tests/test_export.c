@@ -229,6 +229,13 @@ static void test_layout_and_signature(void) {
         CHECK(mtrec_predict_output_size(md, 3) == 30);
     }
     mtrec_model_free(md);
+    /* a version folder given with a trailing '/' */
+    md = NULL;
+    char slashed[1100];
+    snprintf(slashed, sizeof slashed, "%s/", vdir);
+    CHECK(mtrec_model_load(slashed, &md) == MTREC_OK);
+    CHECK_STR_EQ(md ? mtrec_model_version(md) : NULL, v);
+    mtrec_model_free(md);
     free(vdir);
     fixture_close(&f);
 }
