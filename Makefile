@@ -19,9 +19,11 @@ else ifeq ($(MODE),debug)
 else ifeq ($(MODE),asan)
   OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else ifeq ($(MODE),dbl)
-  OPT := -O1 -g -DMT_DOUBLE
+  OPT := -O1 -g -DMT_DOUBLE $(if $(SAN),-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
 endif
-B       := build/$(MODE)
+B       := build/$(MODE)$(if $(SAN),-asan)
+# the double-precision library the *_dbl tests link (sanitized in the asan build)
+DBL_LIB := build/dbl$(if $(filter asan,$(MODE)),-asan)/libmtrec.a
 CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(INC) $(CFLAGS)
 OBJS    := $(patsubst src/%.c,$(B)/obj/%.o,$(SRCS))
 
@@ -45,15 +47,15 @@ $(B)/mtrec: cli/mtrec.c $(B)/libmtrec.a
 $(B)/tests/%: tests/%.c tests/test.h $(B)/libmtrec.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(if $(findstring _dbl,$*),-DMT_DOUBLE) $< -o $@ \
-	  $(if $(findstring _dbl,$*),build/dbl/libmtrec.a,$(B)/libmtrec.a) $(LIBS)
+	  $(if $(findstring _dbl,$*),$(DBL_LIB),$(B)/libmtrec.a) $(LIBS)
 
 tests: $(B)/mtrec $(addprefix $(B)/tests/,$(TESTS))
 ifneq ($(MODE),dbl)
 # The double-precision library is built by a sub-make in MODE=dbl (where this rule is absent,
 # so the sub-make builds it from its objects instead of recursing).
-$(addprefix $(B)/tests/,$(filter %_dbl,$(TESTS))): build/dbl/libmtrec.a
-build/dbl/libmtrec.a: FORCE
-	@$(MAKE) --no-print-directory MODE=dbl lib
+$(addprefix $(B)/tests/,$(filter %_dbl,$(TESTS))): $(DBL_LIB)
+$(DBL_LIB): FORCE
+	@$(MAKE) --no-print-directory MODE=dbl $(if $(filter asan,$(MODE)),SAN=1) lib
 FORCE:
 endif
 

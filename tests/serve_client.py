@@ -187,6 +187,15 @@ def cmd_check(a):
         fail("GET /v1/models/%s: %d %r" % (a.name, st, stat))
     if a.version and ok and stat["model_version_status"][0]["version"] != a.version:
         fail("serving version %s, expected %s" % (stat["model_version_status"][0]["version"], a.version))
+    if a.version:  # TF Serving's explicit-version paths
+        vp = "/v1/models/%s/versions/%s" % (a.name, a.version)
+        st, resp, raw = request(a.port, "POST", vp + ":predict", d.instances(rows[:3], 0))
+        why = "status %d: %s" % (st, raw[:200]) if st != 200 else d.matches(resp.get("predictions"), rows[:3], 0)
+        if why:
+            fail("POST %s:predict: %s" % (vp, why))
+        st, resp, raw = request(a.port, "GET", vp)
+        if st != 200:
+            fail("GET %s: %d %s" % (vp, st, raw[:200]))
     st, meta, _ = request(a.port, "GET", "/v1/models/%s/metadata" % a.name)
     sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
     if st != 200 or not sig["inputs"] or not sig["outputs"] or meta["model_spec"]["name"] != a.name:
@@ -264,6 +273,7 @@ def cmd_errors(a):
         ("unknown model", "POST", "/v1/models/no_such_model:predict", good, 404, "no_such_model"),
         ("unknown model status", "GET", "/v1/models/no_such_model", None, 404, "no_such_model"),
         ("unknown path", "GET", "/v2/nothing", None, 404, "no such path"),
+        ("version not served", "POST", "/v1/models/%s/versions/1:predict" % a.name, good, 404, "version 1 "),
         ("unknown verb", "POST", "/v1/models/%s:classify" % a.name, good, 404, "no such path"),
         ("GET on predict", "GET", p, None, 405, "POST"),
         ("POST on status", "POST", "/v1/models/%s" % a.name, good, 405, "GET"),

@@ -14,7 +14,9 @@ the pipeline configs by hand, not parsed from them. What is the same as mtrec/Ea
              range -> 0, -1 -> zero vector), TagFeature ('|' split, empty tokens skipped,
              sum), RawFeature boundaries (bucket = #boundaries <= x, in float32) and raw
              ((x - min) / (max - min) concatenated); embedding tables of the same sizes,
-             initialised truncated-normal(0, 0.01/sqrt(dim)) cut at 2 sd.
+             initialised truncated-normal(0, 1/sqrt(dim)) cut at 2 sd (TF's
+             embedding_column default, which mtrec uses; EASYREC_SEMANTICS.md's
+             0.01/sqrt(dim) is stale).
   hashing    FarmHash Fingerprint64 mod N (strings up to 64 bytes, written out below), so
              bucket ids equal mtrec's and TF's; --hash blake2 uses blake2b-64 mod N
              instead: a stable hash, so that changes only WHICH ids collide. Collisions
@@ -352,7 +354,7 @@ class DBMTL(nn.Module):
                 continue
             rows = len(f["boundaries"]) + 1 if f["kind"] == "bucket" else f["buckets"]
             e = nn.Embedding(rows + 1, f["dim"], padding_idx=rows)  # last row: the empty bag
-            sd = 0.01 / math.sqrt(f["dim"])
+            sd = 1.0 / math.sqrt(f["dim"])  # TF embedding_column default, as mtrec
             with torch.no_grad():
                 nn.init.trunc_normal_(e.weight, 0.0, sd, -2 * sd, 2 * sd)
                 e.weight[rows].zero_()
@@ -390,6 +392,47 @@ class DBMTL(nn.Module):
 
     def kernels(self):
         return [m.weight for m in self.modules() if isinstance(m, nn.Linear)]
+
+
+def load_mtrec_checkpoint(model, path):
+    """Copy the weights and BN statistics of an mtrec checkpoint (safetensors, EasyRec
+    names) into model; used by --eval_checkpoint to check that this script's features,
+    forward pass and metrics reproduce mtrec's evaluation of the same weights."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import read_ckpt
+    t, _ = read_ckpt.load(path)
+    used = set()
+
+    def get(name):
+        used.add(name)
+        return torch.from_numpy(np.array(t[name], dtype=np.float32))
+
+    def mlp_load(seq, scope):
+        for i in range(len(seq) // 3):
+            lin, bn = seq[3 * i], seq[3 * i + 1]
+            pre = "%s/dnn_%d/" % (scope, i)
+            with torch.no_grad():
+                lin.weight.copy_(get(pre + "kernel").T)
+                lin.bias.copy_(get(pre + "bias"))
+                bn.gamma.copy_(get(pre + "bn/gamma"))
+                bn.beta.copy_(get(pre + "bn/beta"))
+                bn.mmean.copy_(get(pre + "bn/moving_mean"))
+                bn.mvar.copy_(get(pre + "bn/moving_variance"))
+
+    mlp_load(model.bottom, "bottom_dnn")
+    for tw, rw, ow, tc in zip(model.towers, model.rels, model.outs, model.ds["towers"]):
+        mlp_load(tw, "dnn_" + tc["name"])
+        mlp_load(rw, "relation_dnn_" + tc["name"])
+        with torch.no_grad():
+            ow.weight.copy_(get("output_%s/kernel" % tc["name"]).T)
+            ow.bias.copy_(get("output_%s/bias" % tc["name"]))
+    for f, e in zip(model.ds["features"], model.emb):
+        if e is not None:
+            with torch.no_grad():
+                e.weight[:-1].copy_(get("embedding/%s/weights" % f["name"]))
+    left = [k for k in t if k not in used and not k.endswith("/Adam") and not k.endswith("/Adam_1")]
+    if left:
+        raise ValueError("%s: tensors not used by this model: %s" % (path, ", ".join(left[:5])))
 
 
 # ---- TF Adam -------------------------------------------------------------------------------
@@ -495,6 +538,8 @@ def main():
     ap.add_argument("--num_steps", type=int, default=None, help="override the data set's num_steps")
     ap.add_argument("--emb_adam", choices=["dense", "lazy"], default="dense")
     ap.add_argument("--json_out", default=None)
+    ap.add_argument("--eval_checkpoint", default=None,
+                    help="skip training: evaluate the weights of this mtrec checkpoint")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args()
     if a.self_test:
@@ -520,8 +565,11 @@ def main():
 
     t0 = time.perf_counter()
     step, examples = 0, 0
+    if a.eval_checkpoint:
+        load_mtrec_checkpoint(model, a.eval_checkpoint)
+        num_steps = -1
     model.train()
-    for idx in batches(len(tr_rows), ds["batch"], ds["num_epochs"], ds["shuffle_buffer"], rng):
+    for idx in ([] if num_steps < 0 else batches(len(tr_rows), ds["batch"], ds["num_epochs"], ds["shuffle_buffer"], rng)):
         if num_steps > 0 and step >= num_steps:
             break
         ids = [x[idx] if x is not None else None for x in tr_ids]

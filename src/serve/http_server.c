@@ -184,6 +184,7 @@ typedef enum route {
 typedef struct req_state {
     double t0;
     route rt;
+    char version[24]; /* from /versions/N, "" if none */
     char *body;
     size_t len, cap;
     size_t seen;   /* body bytes received, kept or not */
@@ -245,31 +246,47 @@ static enum MHD_Result respond_error(server *s, struct MHD_Connection *c, req_st
     return respond(s, c, rs, code, &b, "application/json", allow);
 }
 
-/* Route url: "/v1/models/NAME[:predict|/metadata]" or "/metrics". Returns the route, or
- * R_NONE with *code 404 (and a message) for anything else. */
-static route route_of(server *s, const char *url, char *msg, size_t msg_len) {
+/* Route url: "/v1/models/NAME[/versions/N][:predict|/metadata]" or "/metrics". A version in
+ * the path goes to version[] (checked against the serving one when answering). Returns
+ * R_NONE with a message for anything else (404). */
+static route route_of(server *s, const char *url, char version[24], char *msg, size_t msg_len) {
+    version[0] = '\0';
     if (!strcmp(url, "/metrics")) return R_METRICS;
     static const char pre[] = "/v1/models/";
-    if (strncmp(url, pre, sizeof pre - 1)) {
-        snprintf(msg, msg_len, "no such path: %.200s (try POST /v1/models/%s:predict)", url, s->name);
+    size_t nl = strlen(s->name);
+    const char *nm = url + sizeof pre - 1;
+    if (strncmp(url, pre, sizeof pre - 1)) goto no_path;
+    size_t k = strcspn(nm, ":/");
+    if (k != nl || strncmp(nm, s->name, nl)) {
+        snprintf(msg, msg_len, "model '%.*s' not found (this server serves '%s')", (int)(k > 200 ? 200 : k), nm, s->name);
         return R_NONE;
     }
-    const char *nm = url + sizeof pre - 1;
-    size_t nl = strlen(s->name);
-    route rt = R_NONE;
     const char *rest = nm + nl;
-    int name_ok = !strncmp(nm, s->name, nl);
-    if (name_ok && !strcmp(rest, ":predict")) rt = R_PREDICT;
-    else if (name_ok && (!strcmp(rest, "") || !strcmp(rest, "/"))) rt = R_STATUS;
-    else if (name_ok && !strcmp(rest, "/metadata")) rt = R_METADATA;
-    if (rt != R_NONE) return rt;
-    /* the model part ends at ':' or '/' */
-    size_t k = strcspn(nm, ":/");
-    if (k != nl || !name_ok)
-        snprintf(msg, msg_len, "model '%.*s' not found (this server serves '%s')", (int)(k > 200 ? 200 : k), nm, s->name);
-    else
-        snprintf(msg, msg_len, "no such path: %.200s (try POST /v1/models/%s:predict)", url, s->name);
+    static const char ver[] = "/versions/";
+    if (!strncmp(rest, ver, sizeof ver - 1)) {
+        const char *v = rest + sizeof ver - 1;
+        size_t vl = strspn(v, "0123456789");
+        if (vl == 0 || vl >= 24) goto no_path;
+        memcpy(version, v, vl);
+        version[vl] = '\0';
+        rest = v + vl;
+    }
+    if (!strcmp(rest, ":predict")) return R_PREDICT;
+    if (!strcmp(rest, "") || !strcmp(rest, "/")) return R_STATUS;
+    if (!strcmp(rest, "/metadata")) return R_METADATA;
+no_path:
+    snprintf(msg, msg_len, "no such path: %.200s (try POST /v1/models/%s:predict)", url, s->name);
     return R_NONE;
+}
+
+/* A request naming a version must name the serving one: else 404 (and 1). */
+static int version_missing(server *s, struct MHD_Connection *c, req_state *rs, const serve_model *sm,
+                           enum MHD_Result *ret) {
+    const char *v = mtrec_model_version(sm->m);
+    if (!rs->version[0] || !strcmp(rs->version, v)) return 0;
+    *ret = respond_error(s, c, rs, 404, NULL, "version %s of model '%s' is not available (serving version %s)",
+                         rs->version, s->name, v);
+    return 1;
 }
 
 /* POST :predict with the whole body in rs: decode, predict on a pooled predictor, encode. */
@@ -279,6 +296,12 @@ static enum MHD_Result handle_predict(server *s, struct MHD_Connection *c, req_s
     if (mt_http_parse_json(rs->body, rs->len, &root, &e) != MTREC_OK)
         return respond_error(s, c, rs, 400, NULL, "%s", e.msg);
     serve_model *sm = model_acquire(s);
+    enum MHD_Result ret;
+    if (version_missing(s, c, rs, sm, &ret)) {
+        cJSON_Delete(root);
+        serve_model_release(sm);
+        return ret;
+    }
     int id = slot_take(sm);
     pred_slot *sl = &sm->slots[id];
     mt_predict_req rq;
@@ -360,6 +383,11 @@ static enum MHD_Result handle_get(server *s, struct MHD_Connection *c, req_state
         return respond(s, c, rs, 200, &b, "text/plain; version=0.0.4; charset=utf-8", NULL);
     }
     serve_model *sm = model_acquire(s);
+    enum MHD_Result ret;
+    if (version_missing(s, c, rs, sm, &ret)) {
+        serve_model_release(sm);
+        return ret;
+    }
     if (rs->rt == R_STATUS) mt_http_encode_status(&b, sm->m);
     else mt_http_encode_metadata(&b, s->name, sm->m);
     serve_model_release(sm);
@@ -382,7 +410,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = rs;
         atomic_fetch_add(&s->inflight, 1);
         char msg[512];
-        rs->rt = route_of(s, url, msg, sizeof msg);
+        rs->rt = route_of(s, url, rs->version, msg, sizeof msg);
         if (rs->rt == R_NONE) return respond_error(s, c, rs, 404, NULL, "%s", msg);
         int is_get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
         int is_post = !strcmp(method, MHD_HTTP_METHOD_POST);
@@ -393,13 +421,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (rs->rt != R_PREDICT) return handle_get(s, c, rs);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
-            char *end;
-            unsigned long long n = strtoull(cl, &end, 10);
+            unsigned long long n = strtoull(cl, NULL, 10);
             if (n > s->max_body)
                 return respond_error(s, c, rs, 413, NULL, "request body of %llu bytes is over the limit of %zu bytes", n,
                                      s->max_body);
-            if (n > 0 && !(rs->body = malloc((size_t)n))) return respond_error(s, c, rs, 500, NULL, "out of memory");
-            rs->cap = rs->body ? (size_t)n : 0;
+            /* reserve what is announced, up to 1 MiB: the rest when it really arrives */
+            size_t want = n < ((size_t)1 << 20) ? (size_t)n : (size_t)1 << 20;
+            if (want && !(rs->body = malloc(want))) return respond_error(s, c, rs, 500, NULL, "out of memory");
+            rs->cap = rs->body ? want : 0;
         }
         return MHD_YES;
     }
@@ -572,12 +601,13 @@ mtrec_status mt_serve_run(const mt_serve_opts *o, mt_err *e) {
         flags, (uint16_t)port, NULL, NULL, on_request, &s,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, &s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+        /* last: a pool of one thread is no pool (MHD warns), so the list ends here then */
+        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (unsigned)threads,
         MHD_OPTION_END);
     if (!d) {
         st = mt_fail(e, MTREC_ERR_IO, "serve: cannot listen on %s:%d (address in use or not available)", host, port);

@@ -8,6 +8,7 @@
  *   GET  /v1/models/NAME           model_version_status (TF Serving's shape)
  *   GET  /v1/models/NAME/metadata  signature: inputs (name, type, default) and outputs
  *   GET  /metrics                  Prometheus text format
+ * NAME may be followed by /versions/N (TF Serving): N must be the serving version, else 404.
  * Bad requests get 4xx with {"error": "..."}; the server keeps serving.
  *
  * model_path is an export_dir (`mtrec export`) or one version folder of it. Every
