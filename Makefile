@@ -11,15 +11,16 @@ LIBS    := -fopenmp -ldnnl -lz -lcjson -lmicrohttpd -lpthread -lm
 SRCS    := $(wildcard src/*/*.c)
 TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 MODE    ?= release
 ifeq ($(MODE),release)
   OPT := -O2 -g -march=x86-64-v3 -DNDEBUG
 else ifeq ($(MODE),debug)
   OPT := -O0 -g
 else ifeq ($(MODE),asan)
-  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT := -O1 -g $(SANFLAGS)
 else ifeq ($(MODE),dbl)
-  OPT := -O1 -g -DMT_DOUBLE $(if $(SAN),-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  OPT := -O1 -g -DMT_DOUBLE $(if $(SAN),$(SANFLAGS))
 endif
 B       := build/$(MODE)$(if $(SAN),-asan)
 # the double-precision library the *_dbl tests link (sanitized in the asan build)

@@ -133,18 +133,6 @@ mtrec_status mt_pipeline_param_counts(const mt_pipeline *p, const mt_feature_pla
 
 /* ---- text pieces ------------------------------------------------------------------------ */
 
-static const char *field_type_name(mt_field_type t) {
-    switch (t) {
-    case MT_T_INT32: return "INT32";
-    case MT_T_INT64: return "INT64";
-    case MT_T_FLOAT: return "FLOAT";
-    case MT_T_DOUBLE: return "DOUBLE";
-    case MT_T_STRING: return "STRING";
-    case MT_T_BOOL: return "BOOL";
-    }
-    return "?";
-}
-
 static const char *field_default(const mt_input_field *f) {
     if (f->default_val) return f->default_val;
     switch (f->type) {
@@ -290,7 +278,7 @@ static void print_inputs(FILE *o, const mt_pipeline *p) {
                 if (T->losses[m].session_index == i)
                     cat(role, sizeof role, &n, "%spairwise session (%s)", n ? "; " : "", T->tower_name);
         }
-        fprintf(o, "  %3d  %-*s  %-6s  %-8s  %s\n", i, w, f->name, field_type_name(f->type),
+        fprintf(o, "  %3d  %-*s  %-6s  %-8s  %s\n", i, w, f->name, mt_field_type_name(f->type),
                 field_default(f), n ? role : "unused");
     }
 }

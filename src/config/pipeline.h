@@ -235,5 +235,6 @@ uint64_t mt_pipeline_shape_fingerprint(const mt_pipeline *p);
 const char *mt_loss_type_name(mt_loss_type t);
 const char *mt_activation_name(mt_activation a);
 const char *mt_metric_name(mt_metric_type m);
+const char *mt_field_type_name(mt_field_type t);  /* "INT32", ..., "STRING" */
 
 #endif

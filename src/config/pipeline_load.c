@@ -44,6 +44,18 @@ const char *mt_activation_name(mt_activation a) {
 }
 
 /* EasyRec's metric names, as used in "<metric>_<tower>" keys. */
+const char *mt_field_type_name(mt_field_type t) {
+    switch (t) {
+    case MT_T_INT32: return "INT32";
+    case MT_T_INT64: return "INT64";
+    case MT_T_FLOAT: return "FLOAT";
+    case MT_T_DOUBLE: return "DOUBLE";
+    case MT_T_STRING: return "STRING";
+    case MT_T_BOOL: return "BOOL";
+    }
+    return "STRING";
+}
+
 const char *mt_metric_name(mt_metric_type m) {
     switch (m) {
     case MT_METRIC_AUC: return "auc";

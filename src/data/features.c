@@ -49,18 +49,6 @@ static const char *feat_name(const mt_feature_config *fc) {
     return fc->n_input_names > 0 ? fc->input_names[0] : "?";
 }
 
-static const char *type_name(mt_field_type t) {
-    switch (t) {
-    case MT_T_INT32: return "INT32";
-    case MT_T_INT64: return "INT64";
-    case MT_T_FLOAT: return "FLOAT";
-    case MT_T_DOUBLE: return "DOUBLE";
-    case MT_T_STRING: return "STRING";
-    case MT_T_BOOL: return "BOOL";
-    }
-    return "?";
-}
-
 /* Input field index by name, -1 if absent (local, so this file needs no config code). */
 static int input_index(const mt_pipeline *p, const char *name) {
     if (!name) return -1;
@@ -722,7 +710,7 @@ mtrec_status mt_batch_add_row(const mt_pipeline *p, const mt_feature_plan *plan,
             if (p->data.input_fields[j].type == MT_T_STRING && n == 0) break;  /* missing */
             if (!parse_i64(s, n, &iv) || iv < INT32_MIN || iv > INT32_MAX) {
                 mt_field_type t = p->data.input_fields[j].type;
-                return bad_value(p, j, s, n, t == MT_T_INT64 ? type_name(t) : "INT32", where, e);
+                return bad_value(p, j, s, n, t == MT_T_INT64 ? mt_field_type_name(t) : "INT32", where, e);
             }
             if (iv == -1) break;  /* -1 is the identity column's missing value */
             if ((st = reserve_ids(b, i, pos + 1, e))) return st;

@@ -161,7 +161,7 @@ static cJSON *build_signature(const mt_pipeline *p, const mt_serve_io *io, int64
         bad |= !o || !cJSON_AddItemToArray(inputs, o);
         if (bad) break;
         bad |= !cJSON_AddStringToObject(o, "name", f->name);
-        bad |= !cJSON_AddStringToObject(o, "type", mt_serve_type_name(f->type));
+        bad |= !cJSON_AddStringToObject(o, "type", mt_field_type_name(f->type));
         bad |= !cJSON_AddStringToObject(o, "default", f->default_val ? f->default_val : "");
         bad |= !cJSON_AddNumberToObject(o, "index", io->input_field[i]);
     }

@@ -27,17 +27,6 @@
 #include "util/common.h"
 
 /* ---- signature (serve_io.h) ------------------------------------------------------------- */
-const char *mt_serve_type_name(mt_field_type t) {
-    switch (t) {
-    case MT_T_INT32: return "INT32";
-    case MT_T_INT64: return "INT64";
-    case MT_T_FLOAT: return "FLOAT";
-    case MT_T_DOUBLE: return "DOUBLE";
-    case MT_T_STRING: return "STRING";
-    case MT_T_BOOL: return "BOOL";
-    }
-    return "STRING";
-}
 
 static mt_loss_type tower_loss(const mt_tower_config *tc) {
     return tc->n_losses ? tc->losses[0].type : tc->loss_type;

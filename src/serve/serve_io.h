@@ -39,7 +39,6 @@ void mt_serve_io_free(mt_serve_io *io);
 void mt_serve_outputs(const mt_model *m, int n, float *out, size_t row_stride);
 
 /* "INT32", "INT64", "FLOAT", "DOUBLE", "STRING", "BOOL". */
-const char *mt_serve_type_name(mt_field_type t);
 
 /* Text that a field outside the signature gets when a row is built from signature inputs
  * only: "0" for labels and the sample weight (parsed as numbers, unused by prediction),
