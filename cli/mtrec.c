@@ -124,7 +124,7 @@ static int parse_args(int argc, char **argv, cli_args *a) {
 /* ---- logging and progress ----------------------------------------------------------------- */
 typedef struct log_ctx {
     int quiet, tty, bar_shown;
-    double t0;
+    double t0, last_draw;
 } log_ctx;
 
 static void clear_bar(log_ctx *c) {
@@ -141,7 +141,9 @@ static void on_log(void *ctx, mt_log_level lv, const char *line) {
 static void on_progress(void *ctx, int64_t step, int64_t total, double eps) {
     log_ctx *c = ctx;
     if (c->quiet || !c->tty) return;
-    double el = mt_now() - c->t0;
+    double now = mt_now(), el = now - c->t0;
+    if (now - c->last_draw < 0.1 && step != total) return;  /* at most 10 redraws a second */
+    c->last_draw = now;
     if (total > 0) {
         int w = 30, filled = (int)(w * (double)step / (double)total);
         if (filled > w) filled = w;
