@@ -323,6 +323,32 @@ static void test_sgd_extension(void) {
     mt_pipeline_free(&p);
 }
 
+/* EasyRec's lazy_adam_optimizer trains as mtrec's Adam (which is lazy on embedding rows). */
+static void test_lazy_adam(void) {
+    FILE *f = fopen("examples/live5.config", "rb");
+    CHECK(f != NULL);
+    if (!f) return;
+    static char buf[65536], out[65600];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *hit = strstr(buf, "adam_optimizer {");
+    CHECK(hit != NULL);
+    if (!hit) return;
+    snprintf(out, sizeof out, "%.*slazy_%s", (int)(hit - buf), buf, hit);
+    CHECK(strstr(out, "lazy_adam_optimizer {") != NULL);
+    mt_pipeline p;
+    mt_err e;
+    mtrec_status st = mt_pipeline_load_text("lazy.config", out, &p, &e);
+    CHECK_MSG(st == MTREC_OK, "%s", e.msg);
+    if (st) return;
+    CHECK(p.train.optimizer.kind == MT_OPT_ADAM);
+    CHECK(p.train.optimizer.lr.kind == MT_LR_EXP_DECAY);
+    CHECK_CLOSE(p.train.optimizer.lr.initial_learning_rate, 0.001, 1e-6, 0);
+    CHECK_CLOSE(p.train.optimizer.beta2, 0.999, 1e-6, 0);
+    mt_pipeline_free(&p);
+}
+
 /* ---- templated configs for error cases ------------------------------------------------------ */
 
 static const char *const TEMPLATE =
@@ -951,5 +977,6 @@ int main(void) {
     RUN(test_enum_names_and_lookups);
     RUN(test_fuzz_regressions);
     RUN(test_long_vocab_list);
+    RUN(test_lazy_adam);
     return test_summary();
 }

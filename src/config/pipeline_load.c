@@ -269,23 +269,27 @@ static mtrec_status build_train(const char *cfg, mt_cfg root, mt_pipeline *p, mt
                        "optimizer_config", cfg, n->line, n->col);
     }
     mt_cfg oc = mt_cfg_sub(tc, "optimizer_config");
+    /* adam_optimizer and lazy_adam_optimizer both train as Adam with lazy (touched rows only)
+     * embedding updates; see README "Semantics" */
     static const char *const names[] = {"adam_optimizer", "adagrad_optimizer", "momentum_optimizer",
-                                        "sgd_optimizer"};
-    static const mt_optimizer_kind kinds[] = {MT_OPT_ADAM, MT_OPT_ADAGRAD, MT_OPT_MOMENTUM, MT_OPT_SGD};
+                                        "sgd_optimizer", "lazy_adam_optimizer"};
+    static const mt_optimizer_kind kinds[] = {MT_OPT_ADAM, MT_OPT_ADAGRAD, MT_OPT_MOMENTUM, MT_OPT_SGD,
+                                              MT_OPT_ADAM};
     mt_cfg which = mt_cfg_sub(oc, "adam_optimizer");   /* absent: Adam with defaults */
     o->kind = MT_OPT_ADAM;
     int found = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         mt_cfg c = mt_cfg_sub(oc, names[i]);
         if (c.node) { which = c; o->kind = kinds[i]; found = 1; }
     }
     if (oc.node && !found) {
         mt_pos at = mt_cfg_msg_pos(oc);
         return mt_fail(e, MTREC_ERR_CONFIG, "%s:%d:%d: optimizer_config needs one of adam_optimizer, "
-                       "adagrad_optimizer, momentum_optimizer or sgd_optimizer", cfg, at.line, at.col);
+                       "lazy_adam_optimizer, adagrad_optimizer, momentum_optimizer or sgd_optimizer", cfg, at.line, at.col);
     }
     if ((st = build_lr(cfg, which, &o->lr, e))) return st;
     mt_cfg adam = mt_cfg_sub(oc, "adam_optimizer");
+    if (!adam.node) adam = mt_cfg_sub(oc, "lazy_adam_optimizer");
     mt_cfg ada = mt_cfg_sub(oc, "adagrad_optimizer");
     mt_cfg mom = mt_cfg_sub(oc, "momentum_optimizer");
     o->beta1 = (float)mt_cfg_num(adam, "beta1");

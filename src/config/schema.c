@@ -143,7 +143,7 @@ static const mt_schema_field f_opt[] = {
     ONE("adam_optimizer", &sm_adam, 0, 1), UNS1("momentumw_optimizer", 1),
     UNS1("adamw_optimizer", 1), UNS1("adam_async_optimizer", 1),
     ONE("adagrad_optimizer", &sm_adagrad, 0, 1), UNS1("ftrl_optimizer", 1),
-    UNS1("adam_asyncw_optimizer", 1), UNS1("lazy_adam_optimizer", 1),
+    UNS1("adam_asyncw_optimizer", 1), ONE("lazy_adam_optimizer", &sm_adam, 0, 1),
     ONE("sgd_optimizer", &sm_sgd, 0, 1),
     DEF("use_moving_average", B, "false"), IGN("moving_average_decay", F, "0.9999"),
     UNS("embedding_learning_rate_multiplier"), END};
