@@ -13,47 +13,57 @@
 #define S(m, off) ((m)->stats + (off))
 
 /* ---- one DNN layer: dense -> [BN] -> activation -> [dropout] --------------------------- */
+/* Training with BN: z = x W + b (bias in the product's epilogue), then batch statistics,
+ * normalisation and activation in one fused pass writing act_out (the BN output `pre` is
+ * not stored: the backward recomputes it from z). Inference with BN: the moving statistics
+ * fold into a per-column scale/shift applied, with the activation when it fuses, in the
+ * product's epilogue: one call per layer. Without BN: product + bias + activation fused;
+ * z is kept only when the activation's derivative needs its input (swish, gelu). */
 static mtrec_status layer_forward(mt_model *m, mt_layer *L, int B, int training, mt_err *e) {
-    mtrec_status st = mt_dense_forward(m->mm, L->z, L->x, P(m, L->W), P(m, L->b), B, L->in, L->out);
+    int64_t n = (int64_t)B * L->out;
+    const mt_real *W = P(m, L->W), *bias = P(m, L->b);
+    mtrec_status st;
+    if (L->use_bn && training) {
+        st = mt_dense_affine_act_forward(m->mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
+                                         MT_ACT_LINEAR, 1);
+        if (st == MTREC_OK)
+            mt_bn_act_forward_train(L->act_out, L->mean, L->rstd, L->z, P(m, L->gamma), P(m, L->beta),
+                                    S(m, L->mmean), S(m, L->mvar), B, L->out, (mt_real)MT_BN_MOMENTUM,
+                                    (mt_real)MT_BN_EPS, L->act);
+    } else if (L->use_bn) {
+        /* [out] each (scratch rows are >= max_width wide even for max_batch 1; unused in forward) */
+        mt_real *sc = m->scratch[1], *sh = m->scratch[2];
+        mt_bn_fold_infer(sc, sh, P(m, L->gamma), P(m, L->beta), S(m, L->mmean), S(m, L->mvar), L->out,
+                         (mt_real)MT_BN_EPS);
+        st = mt_dense_affine_act_forward(m->mm, L->act_out, L->x, W, bias, sc, sh, B, L->in, L->out, L->act,
+                                         1);
+    } else if (training && mt_act_grad_needs_input(L->act)) {
+        st = mt_dense_affine_act_forward(m->mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
+                                         MT_ACT_LINEAR, 1);
+        if (st == MTREC_OK) mt_act_forward(L->act, L->act_out, L->z, n);
+    } else {
+        st = mt_dense_affine_act_forward(m->mm, L->act_out, L->x, W, bias, NULL, NULL, B, L->in, L->out,
+                                         L->act, 1);
+    }
     if (st != MTREC_OK) return mt_fail(e, st, "dense layer %d->%d failed in the matrix backend: %s", L->in, L->out,
                                           mt_mm_last_error(m->mm));
-    if (L->use_bn) {
-        if (training)
-            mt_bn_forward_train(L->pre, L->mean, L->rstd, L->z, P(m, L->gamma), P(m, L->beta),
-                                S(m, L->mmean), S(m, L->mvar), B, L->out, (mt_real)MT_BN_MOMENTUM,
-                                (mt_real)MT_BN_EPS);
-        else
-            mt_bn_forward_infer(L->pre, L->z, P(m, L->gamma), P(m, L->beta), S(m, L->mmean),
-                                S(m, L->mvar), B, L->out, (mt_real)MT_BN_EPS);
-    }
-    int64_t n = (int64_t)B * L->out;
-    mt_act_forward(L->act, L->act_out, L->pre, n);
     if (L->mask) mt_dropout_forward(L->h, L->mask, L->act_out, n, training ? L->dropout : 0, &m->rng);
     return MTREC_OK;
 }
 
-/* dh (accumulated by consumers) -> parameter grads and dx (accumulated). */
-static mtrec_status layer_backward(mt_model *m, mt_layer *L, int B) {
-    size_t n = (size_t)B * (size_t)L->out;
-    const mt_real *da = L->dh;
-    if (L->mask) {
-        mt_real *s = m->scratch[0];
-        memset(s, 0, n * sizeof *s);
-        mt_dropout_backward(s, L->dh, L->mask, (int64_t)n);
-        da = s;
-    }
-    mt_real *dpre = m->scratch[1];
-    memset(dpre, 0, n * sizeof *dpre);
-    mt_act_backward(L->act, dpre, da, L->pre, L->act_out, (int64_t)n);
-    mt_real *dz = dpre;
-    if (L->use_bn) {
-        dz = m->scratch[2];
-        memset(dz, 0, n * sizeof *dz);
-        mt_bn_backward(dz, G(m, L->gamma), G(m, L->beta), dpre, L->z, L->mean, L->rstd,
-                       P(m, L->gamma), B, L->out);
-    }
-    return mt_dense_backward(m->mm, L->dx, G(m, L->W), G(m, L->b), dz, L->x, P(m, L->W), B,
-                             L->in, L->out);
+/* dh (complete: written or accumulated by its consumers) -> parameter grads and dx. One fused
+ * pass turns dh into dz in place (dropout mask, activation derivative, BN backward, bias
+ * gradient; dh is not read again in this step); the products then give dW (accumulated) and
+ * dx (written when dx_acc == 0: this layer is its only producer, so it needs no zeroing). */
+static mtrec_status layer_backward(mt_model *m, mt_layer *L, int B, int dx_acc) {
+    mt_real *dz = L->dh;
+    if (L->use_bn)
+        mt_bn_act_backward(dz, G(m, L->gamma), G(m, L->beta), G(m, L->b), L->dh, L->mask, L->act_out, L->z,
+                           L->mean, L->rstd, P(m, L->gamma), P(m, L->beta), B, L->out, L->act);
+    else
+        mt_act_bias_backward(dz, G(m, L->b), L->dh, L->mask, L->z, L->act_out, B, L->out, L->act);
+    return mt_dense_backward_ex(m->mm, L->dx, dx_acc, G(m, L->W), NULL, dz, L->x, P(m, L->W), B, L->in,
+                                L->out, 1);
 }
 
 static mtrec_status mlp_forward(mt_model *m, mt_mlp *mlp, int B, int training, mt_err *e) {
@@ -64,14 +74,17 @@ static mtrec_status mlp_forward(mt_model *m, mt_mlp *mlp, int B, int training, m
     return MTREC_OK;
 }
 
+/* Only the MLP's output gradient is accumulated by several consumers and needs zeroing; the
+ * inner layers' dh are written by the layer above (layer_backward with dx_acc == 0). */
 static void mlp_zero_grads(mt_mlp *mlp, int B) {
-    for (int i = 0; i < mlp->n; i++)
-        memset(mlp->layers[i].dh, 0, (size_t)B * (size_t)mlp->layers[i].out * sizeof(mt_real));
+    if (mlp->n > 0) memset(mlp->dy, 0, (size_t)B * (size_t)mlp->out * sizeof(mt_real));
 }
 
-static mtrec_status mlp_backward(mt_model *m, mt_mlp *mlp, int B, mt_err *e) {
+/* Backward through the layers, last to first. in_fresh: mlp->dx has no other producer, so the
+ * first layer writes it instead of accumulating (the caller did not zero it). */
+static mtrec_status mlp_backward(mt_model *m, mt_mlp *mlp, int B, int in_fresh, mt_err *e) {
     for (int i = mlp->n - 1; i >= 0; i--) {
-        mtrec_status st = layer_backward(m, &mlp->layers[i], B);
+        mtrec_status st = layer_backward(m, &mlp->layers[i], B, i == 0 ? !in_fresh : 0);
         if (st != MTREC_OK) return mt_fail(e, st, "backward of a dense layer failed in the matrix backend: %s",
                                                 mt_mm_last_error(m->mm));
     }
@@ -84,6 +97,7 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
     if (B <= 0 || B > m->max_batch)
         return mt_fail(e, MTREC_ERR_ARG, "batch of %d rows (model sized for 1..%d)", B, m->max_batch);
     m->B = B;
+    mt_mm_new_step(m->mm);  /* weights and activations change from here: new bf16 copies */
     const mt_feature_plan *plan = &m->plan;
     int gw = plan->group_width;
 
@@ -163,6 +177,65 @@ static const uint64_t *session_keys(const mt_model *m, const mt_batch *b, int fi
     return NULL;
 }
 
+/* ---- l2 regularization ------------------------------------------------------------------ */
+/* Each kernel is summed in fixed chunks (partial sums added in order), so the result does not
+ * depend on the number of threads. */
+#define L2_CHUNKS 32
+#define L2_PAR_MIN 65536
+
+/* sum w^2 over one tensor; when g != NULL also g = l2 * w (the gradient's starting value). */
+static double l2_tensor(const mt_real *w, mt_real *g, mt_real l2, size_t n) {
+    double part[L2_CHUNKS];
+    size_t chunk = (n + L2_CHUNKS - 1) / L2_CHUNKS;
+    chunk = (chunk + 15) & ~(size_t)15;
+#pragma omp parallel for schedule(static) if (n >= L2_PAR_MIN)
+    for (int c = 0; c < L2_CHUNKS; c++) {
+        size_t a = (size_t)c * chunk, b = a + chunk < n ? a + chunk : n;
+        double s = 0;
+        if (g) {
+#pragma omp simd reduction(+ : s)
+            for (size_t k = a; k < b; k++) {
+                s += (double)w[k] * w[k];
+                g[k] = l2 * w[k];
+            }
+        } else {
+#pragma omp simd reduction(+ : s)
+            for (size_t k = a; k < b; k++) s += (double)w[k] * w[k];
+        }
+        part[c] = a < n ? s : 0;
+    }
+    double s = 0;
+    for (int c = 0; c < L2_CHUNKS; c++) s += part[c];
+    return s;
+}
+
+/* Start of the backward: kernels' gradients = l2 * W (when l2 > 0), every other dense
+ * gradient zero. Returns sum of squares of the kernels (0 when l2 == 0). */
+static double init_dense_grads(mt_model *m, mt_real l2) {
+    double s = 0;
+    for (int i = 0; i < m->n_info; i++) {
+        const mt_param_info *pi = &m->info[i];
+        if (pi->is_stat) continue;
+        size_t n = (size_t)pi->shape[0] * (size_t)(pi->ndim > 1 ? pi->shape[1] : 1);
+        if (pi->is_kernel && l2 > 0)
+            s += l2_tensor(m->params + pi->offset, m->grads + pi->offset, l2, n);
+        else
+            memset(m->grads + pi->offset, 0, n * sizeof(mt_real));
+    }
+    return s;
+}
+
+/* sum of squares of every dense kernel */
+static double kernel_sumsq(const mt_model *m) {
+    double s = 0;
+    for (int i = 0; i < m->n_info; i++) {
+        const mt_param_info *pi = &m->info[i];
+        if (pi->is_kernel)
+            s += l2_tensor(m->params + pi->offset, NULL, 0, (size_t)pi->shape[0] * (size_t)pi->shape[1]);
+    }
+    return s;
+}
+
 mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regularize, int backward,
                                     mt_err *e) {
     int B = m->B;
@@ -172,17 +245,19 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
     mt_real *label = m->scratch[0];  /* [B] column of the tower's label */
     uint64_t *keys = (uint64_t *)m->scratch[1];  /* [B] session keys (scratch is wide enough) */
     double total = 0;
-
+    double reg = 0;
+    double l2 = regularize ? p->model.dbmtl.l2_regularization : 0;
     if (backward) {
-        memset(m->grads, 0, m->n_params * sizeof(mt_real));
-        memset(m->dX, 0, (size_t)B * (size_t)m->plan.group_width * sizeof(mt_real));
+        /* dense gradients start at their l2 term (kernels) or zero; the products accumulate */
+        reg += 0.5 * l2 * init_dense_grads(m, (mt_real)l2);
+        if (m->bottom.n == 0) memset(m->dX, 0, (size_t)B * (size_t)m->plan.group_width * sizeof(mt_real));
         mlp_zero_grads(&m->bottom, B);
         for (int x = 0; x < m->num_expert; x++) mlp_zero_grads(&m->experts[x], B);
         for (int t = 0; t < m->n_towers; t++) {
             mt_tower *T = &m->towers[t];
             mlp_zero_grads(&T->dnn, B);
             mlp_zero_grads(&T->rel, B);
-            memset(T->drel_in, 0, (size_t)B * (size_t)T->rel_in_width * sizeof(mt_real));
+            if (T->rel.n == 0) memset(T->drel_in, 0, (size_t)B * (size_t)T->rel_in_width * sizeof(mt_real));
             memset(T->dlogits, 0, (size_t)B * (size_t)T->cfg->num_class * sizeof(mt_real));
             if (m->num_expert) {
                 memset(T->dtask_in, 0, (size_t)B * (size_t)m->experts[0].out * sizeof(mt_real));
@@ -190,6 +265,8 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
             }
         }
         for (int t = 0; t < m->n_tables; t++) mt_sparse_grad_reset(&m->tables[t].grad);
+    } else if (l2 > 0) {
+        reg += 0.5 * l2 * kernel_sumsq(m);
     }
 
     /* per-tower losses, weighted by tower weight (x loss weight for losses{} lists) */
@@ -220,41 +297,20 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
         total += T->loss;
     }
 
-    /* regularization: l2 * 1/2 ||W||^2 on dense kernels; emb_reg * 1/2 ||looked-up||^2 */
-    double reg = 0;
-    if (regularize) {
-        double l2 = p->model.dbmtl.l2_regularization;
-        if (l2 > 0) {
-            for (int i = 0; i < m->n_info; i++) {
-                const mt_param_info *pi = &m->info[i];
-                if (!pi->is_kernel) continue;
-                size_t n = (size_t)pi->shape[0] * (size_t)pi->shape[1];
-                const mt_real *w = m->params + pi->offset;
-                mt_real *g = m->grads + pi->offset;
-                double s = 0;
-                for (size_t k = 0; k < n; k++) s += (double)w[k] * w[k];
-                reg += 0.5 * l2 * s;
-                if (backward)
-                    for (size_t k = 0; k < n; k++) g[k] += (mt_real)l2 * w[k];
+    /* embedding regularization: emb_reg * 1/2 ||looked-up||^2 (its gradient is added to dX
+     * after the bottom's backward, which writes dX) */
+    double er_loss = regularize ? p->model.embedding_regularization : 0;
+    if (er_loss > 0) {
+        int gw = m->plan.group_width;
+        for (int i = 0; i < m->plan.n_items; i++) {
+            const mt_feature_plan_item *it = &m->plan.items[i];
+            if (it->out != MT_OUT_EMBED) continue;
+            double s = 0;
+            for (int r = 0; r < B; r++) {
+                const mt_real *x = m->X + (size_t)r * gw + it->group_offset;
+                for (int j = 0; j < it->width; j++) s += (double)x[j] * x[j];
             }
-        }
-        double er = p->model.embedding_regularization;
-        if (er > 0) {
-            int gw = m->plan.group_width;
-            for (int i = 0; i < m->plan.n_items; i++) {
-                const mt_feature_plan_item *it = &m->plan.items[i];
-                if (it->out != MT_OUT_EMBED) continue;
-                double s = 0;
-                for (int r = 0; r < B; r++) {
-                    const mt_real *x = m->X + (size_t)r * gw + it->group_offset;
-                    mt_real *dx = m->dX + (size_t)r * gw + it->group_offset;
-                    for (int j = 0; j < it->width; j++) {
-                        s += (double)x[j] * x[j];
-                        if (backward) dx[j] += (mt_real)er * x[j];
-                    }
-                }
-                reg += 0.5 * er * s;
-            }
+            reg += 0.5 * er_loss * s;
         }
     }
     m->reg_loss = reg;
@@ -268,7 +324,7 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
         st = mt_dense_backward(m->mm, T->rel.dy, G(m, T->out_W), G(m, T->out_b), T->dlogits,
                                T->rel.y, P(m, T->out_W), B, T->rel.out, T->cfg->num_class);
         if (st != MTREC_OK) return mt_fail(e, st, "backward of output %s failed", T->cfg->tower_name);
-        if ((st = mlp_backward(m, &T->rel, B, e)) != MTREC_OK) return st;
+        if ((st = mlp_backward(m, &T->rel, B, 1, e)) != MTREC_OK) return st;  /* sole producer of drel_in */
         /* split the concat gradient: own tower first, then each parent's relation output */
         mt_add_cols(T->dnn.dy, T->dnn.out, 0, T->drel_in, T->rel_in_width, 0, B, T->dnn.out);
         int off = T->dnn.out;
@@ -277,7 +333,7 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
             mt_add_cols(Pt->rel.dy, Pt->rel.out, 0, T->drel_in, T->rel_in_width, off, B, Pt->rel.out);
             off += Pt->rel.out;
         }
-        if ((st = mlp_backward(m, &T->dnn, B, e)) != MTREC_OK) return st;
+        if ((st = mlp_backward(m, &T->dnn, B, 0, e)) != MTREC_OK) return st;
         if (m->num_expert) {
             int D = m->experts[0].out;
             mt_mix_backward(T->dgate, m->expert_dout, T->dtask_in, T->gate, m->expert_out, B,
@@ -291,8 +347,23 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
         }
     }
     for (int x = m->num_expert - 1; x >= 0; x--)
-        if ((st = mlp_backward(m, &m->experts[x], B, e)) != MTREC_OK) return st;
-    if ((st = mlp_backward(m, &m->bottom, B, e)) != MTREC_OK) return st;
+        if ((st = mlp_backward(m, &m->experts[x], B, 0, e)) != MTREC_OK) return st;
+    if ((st = mlp_backward(m, &m->bottom, B, 1, e)) != MTREC_OK) return st;  /* sole producer of dX */
+
+    /* embedding regularization gradient: dX += emb_reg * X on the embedded columns */
+    double er = regularize ? p->model.embedding_regularization : 0;
+    if (er > 0) {
+        int gw = m->plan.group_width;
+        for (int i = 0; i < m->plan.n_items; i++) {
+            const mt_feature_plan_item *it = &m->plan.items[i];
+            if (it->out != MT_OUT_EMBED) continue;
+            for (int r = 0; r < B; r++) {
+                const mt_real *x = m->X + (size_t)r * gw + it->group_offset;
+                mt_real *dx = m->dX + (size_t)r * gw + it->group_offset;
+                for (int j = 0; j < it->width; j++) dx[j] += (mt_real)er * x[j];
+            }
+        }
+    }
 
     /* embeddings: sparse row gradients */
     const mt_feature_plan *plan = &m->plan;

@@ -1,13 +1,20 @@
 /* layers.c: dense, batch norm, activations, dropout, row softmax, MMoE mixing and column
  * copies, each as a forward/backward pair over row-major mt_real buffers (see nn.h).
  *
- * Every backward ACCUMULATES (+=) into its gradient outputs; input-gradient pointers may be
- * NULL. Nothing here allocates. Large loops run on the OpenMP pool sized by mt_mm_create
+ * Every backward ACCUMULATES (+=) into its gradient outputs (except the fused training-path
+ * kernels mt_bn_act_backward / mt_act_bias_backward and mt_dense_backward_ex with
+ * din_acc == 0, which WRITE their input gradient, so the caller needs no zeroing pass);
+ * input-gradient pointers may be NULL. Nothing here allocates. The fused kernels exist because
+ * the separate passes (dense bias, BN statistics, normalise, activation, and the same again
+ * backward) each streamed a whole activation through memory: they were 60% of a live5
+ * training step before fusion (bench/README.md "Speed"). Large loops run on the OpenMP pool sized by mt_mm_create
  * (the same pool oneDNN uses); every reduction is split by column block so each output is
  * summed by one thread in a fixed order, which keeps results independent of thread count.
  * The matrix products themselves live in matmul.c; embedding bags in embedding.c. */
 #include <math.h>
 #include <string.h>
+
+#include <omp.h>
 
 #include "nn/nn.h"
 
@@ -23,102 +30,91 @@
 #define R_SQRT sqrtf
 #endif
 
-/* Below this many elements a loop stays on the calling thread (fork/join costs ~1-2 us). */
-#define PAR_MIN 32768
+/* Below this many elements a loop stays on the calling thread: a fork/join costs ~1 us with a
+ * spinning pool, 20-50 us when idle threads sleep (mt_nn_threads_sleep). */
+#define PAR_MIN (mt_nn_threads_sleep() ? 131072 : 32768)
 /* Column block of the per-column reductions (BN, bias gradient): one block's partial sums
  * live on the stack and a block of B rows stays in L2. */
 #define CB 64
 
-/* ---- dense ------------------------------------------------------------------------------ */
-
-/* out[B,N] = in[B,K] @ W[K,N] + b[N]  (b may be NULL: no bias) */
-mtrec_status mt_dense_forward(mt_mm *m, mt_real *out, const mt_real *in, const mt_real *W,
-                              const mt_real *b, int B, int K, int N) {
-    mtrec_status s = mt_mm_gemm(m, 0, 0, B, N, K, in, W, 0, out);
-    if (s != MTREC_OK || !b) return s;
-#pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
-    for (int r = 0; r < B; r++) {
-        mt_real *restrict o = out + (size_t)r * N;
-        for (int j = 0; j < N; j++) o[j] += b[j];
-    }
-    return MTREC_OK;
+/* Column block for per-column reductions at the pool's current size: at most CB, at least
+ * 16 (a cache line), small enough that thin layers still give every thread a block. The
+ * block width changes only the split of work, never any column's arithmetic. */
+static int col_block(int N) {
+    int T = omp_get_max_threads();
+    int w = (N + T - 1) / T;
+    w = (w + 15) & ~15;
+    return w < 16 ? 16 : w > CB ? CB : w;
 }
 
-/* db[N] += column sums of dout[B,N] */
+/* ---- dense ------------------------------------------------------------------------------ */
+
+/* out[B,N] = in[B,K] @ W[K,N] + b[N]  (b may be NULL: no bias); the bias is the product's
+ * own bias argument, added in its epilogue. */
+mtrec_status mt_dense_forward(mt_mm *m, mt_real *out, const mt_real *in, const mt_real *W,
+                              const mt_real *b, int B, int K, int N) {
+    return mt_mm_gemm_epilogue(m, B, N, K, in, W, b, NULL, NULL, MT_ACT_LINEAR, out, 0);
+}
+
+/* out = act(scale * (in @ W + b) + shift); see nn.h. */
+mtrec_status mt_dense_affine_act_forward(mt_mm *m, mt_real *out, const mt_real *in,
+                                         const mt_real *W, const mt_real *b,
+                                         const mt_real *scale, const mt_real *shift, int B,
+                                         int K, int N, mt_activation act, int stable) {
+    int fuse = mt_mm_act_fusable(act);
+    mtrec_status s = mt_mm_gemm_epilogue(m, B, N, K, in, W, b, scale, shift,
+                                         fuse ? act : MT_ACT_LINEAR, out,
+                                         stable ? MT_MM_STABLE_A | MT_MM_STABLE_B : 0);
+    if (s == MTREC_OK && !fuse) mt_act_forward(act, out, out, (int64_t)B * N);
+    return s;
+}
+
+/* db[N] += column sums of dout[B,N] (each column summed by one thread, rows in order) */
 static void colsum_acc(mt_real *restrict db, const mt_real *restrict dout, int B, int N) {
-    int nblk = (N + CB - 1) / CB;
+    int cb = col_block(N), nblk = (N + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
-        int j0 = blk * CB, w = MT_MIN(CB, N - j0);
+        int j0 = blk * cb, w = MT_MIN(cb, N - j0);
         mt_real acc[CB];
         for (int j = 0; j < w; j++) acc[j] = 0;
         for (int r = 0; r < B; r++) {
             const mt_real *restrict d = dout + (size_t)r * N + j0;
+#pragma omp simd
             for (int j = 0; j < w; j++) acc[j] += d[j];
         }
         for (int j = 0; j < w; j++) db[j0 + j] += acc[j];
     }
 }
 
-/* din[B,K] += dout @ W^T; dW[K,N] += in^T @ dout; db[N] += sum_rows(dout). Any of din, dW,
+/* din[B,K] (+)= dout @ W^T; dW[K,N] += in^T @ dout; db[N] += sum_rows(dout). Any of din, dW,
  * db may be NULL. */
-mtrec_status mt_dense_backward(mt_mm *m, mt_real *din, mt_real *dW, mt_real *db,
-                               const mt_real *dout, const mt_real *in, const mt_real *W,
-                               int B, int K, int N) {
+mtrec_status mt_dense_backward_ex(mt_mm *m, mt_real *din, int din_acc, mt_real *dW,
+                                  mt_real *db, const mt_real *dout, const mt_real *in,
+                                  const mt_real *W, int B, int K, int N, int stable) {
     mtrec_status s;
-    if (din && (s = mt_mm_gemm(m, 0, 1, B, K, N, dout, W, 1, din)) != MTREC_OK) return s;
-    if (dW && (s = mt_mm_gemm(m, 1, 0, K, N, B, in, dout, 1, dW)) != MTREC_OK) return s;
+    int st = stable ? MT_MM_STABLE_A | MT_MM_STABLE_B : 0;
+    if (din && (s = mt_mm_gemm_ex(m, 0, 1, B, K, N, dout, W, din_acc ? 1 : 0, din, st)) != MTREC_OK)
+        return s;
+    if (dW && (s = mt_mm_gemm_ex(m, 1, 0, K, N, B, in, dout, 1, dW, st)) != MTREC_OK) return s;
     if (db) colsum_acc(db, dout, B, N);
     return MTREC_OK;
 }
 
+mtrec_status mt_dense_backward(mt_mm *m, mt_real *din, mt_real *dW, mt_real *db,
+                               const mt_real *dout, const mt_real *in, const mt_real *W,
+                               int B, int K, int N) {
+    return mt_dense_backward_ex(m, din, 1, dW, db, dout, in, W, B, K, N, 0);
+}
+
 /* ---- batch norm ------------------------------------------------------------------------- */
 
-/* Training forward (see nn.h). Two-pass statistics per column in double; gamma/beta NULL
- * mean 1/0. mean[N], rstd[N] are written; moving stats updated when non-NULL. */
+/* Training forward (see nn.h): the fused kernel with the identity activation (statistics and
+ * normalisation are shared with mt_bn_act_forward_train). gamma/beta NULL mean 1/0. */
 void mt_bn_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_real *in,
                          const mt_real *gamma, const mt_real *beta, mt_real *moving_mean,
                          mt_real *moving_var, int B, int N, mt_real momentum, mt_real eps) {
-    if (B <= 0 || N <= 0) return;
-    int nblk = (N + CB - 1) / CB;
-#pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
-    for (int blk = 0; blk < nblk; blk++) {
-        int j0 = blk * CB, w = MT_MIN(CB, N - j0);
-        double mu[CB], var[CB];
-        mt_real sc[CB], sh[CB];
-        for (int j = 0; j < w; j++) mu[j] = var[j] = 0;
-        for (int r = 0; r < B; r++) {
-            const mt_real *restrict x = in + (size_t)r * N + j0;
-            for (int j = 0; j < w; j++) mu[j] += x[j];
-        }
-        for (int j = 0; j < w; j++) mu[j] /= B;
-        for (int r = 0; r < B; r++) {
-            const mt_real *restrict x = in + (size_t)r * N + j0;
-            for (int j = 0; j < w; j++) {
-                double d = x[j] - mu[j];
-                var[j] += d * d;
-            }
-        }
-        for (int j = 0; j < w; j++) {
-            int c = j0 + j;
-            var[j] /= B; /* biased batch variance, as TF's non-fused batch_normalization */
-            double rs = 1.0 / sqrt(var[j] + (double)eps);
-            mean[c] = (mt_real)mu[j];
-            rstd[c] = (mt_real)rs;
-            double g = gamma ? gamma[c] : 1.0;
-            sc[j] = (mt_real)(g * rs);
-            sh[j] = (mt_real)((beta ? beta[c] : 0.0) - mu[j] * g * rs);
-            if (moving_mean)
-                moving_mean[c] = momentum * moving_mean[c] + (1 - momentum) * (mt_real)mu[j];
-            if (moving_var)
-                moving_var[c] = momentum * moving_var[c] + (1 - momentum) * (mt_real)var[j];
-        }
-        for (int r = 0; r < B; r++) {
-            const mt_real *x = in + (size_t)r * N + j0;
-            mt_real *o = out + (size_t)r * N + j0;
-            for (int j = 0; j < w; j++) o[j] = x[j] * sc[j] + sh[j];
-        }
-    }
+    mt_bn_act_forward_train(out, mean, rstd, in, gamma, beta, moving_mean, moving_var, B, N,
+                            momentum, eps, MT_ACT_LINEAR);
 }
 
 /* Inference: out = gamma * (in - moving_mean) / sqrt(moving_var + eps) + beta. */
@@ -143,6 +139,17 @@ void mt_bn_forward_infer(mt_real *out, const mt_real *in, const mt_real *gamma,
             mt_real *o = out + (size_t)r * N + j0;
             for (int j = 0; j < w; j++) o[j] = x[j] * sc[j] + sh[j];
         }
+    }
+}
+
+/* scale = gamma / sqrt(moving_var + eps), shift = beta - moving_mean * scale (see nn.h) */
+void mt_bn_fold_infer(mt_real *scale, mt_real *shift, const mt_real *gamma, const mt_real *beta,
+                      const mt_real *moving_mean, const mt_real *moving_var, int N, mt_real eps) {
+    for (int c = 0; c < N; c++) {
+        double rs = 1.0 / sqrt((double)moving_var[c] + (double)eps);
+        double g = gamma ? gamma[c] : 1.0;
+        scale[c] = (mt_real)(g * rs);
+        shift[c] = (mt_real)((beta ? beta[c] : 0.0) - (double)moving_mean[c] * g * rs);
     }
 }
 
@@ -301,6 +308,319 @@ void mt_act_backward(mt_activation a, mt_real *din, const mt_real *dout, const m
     }
 }
 
+/* ---- fused BN + activation (the training path of a DNN layer) -------------------------- */
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* f(x) for one value; inlined into loops specialised per activation by act_dispatch. */
+ALWAYS_INLINE mt_real act_f(mt_activation a, mt_real x) {
+    switch (a) {
+    case MT_ACT_RELU: return x > 0 ? x : 0;
+    case MT_ACT_LEAKY_RELU: return x > 0 ? x : LEAKY_ALPHA * x;
+    case MT_ACT_ELU: return x > 0 ? x : R_EXP(x) - 1;
+    case MT_ACT_SELU: return x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * (R_EXP(x) - 1);
+    case MT_ACT_TANH: return R_TANH(x);
+    case MT_ACT_SIGMOID: return sigm(x);
+    case MT_ACT_SWISH: return x * sigm(x);
+    case MT_ACT_GELU: return (mt_real)0.5 * x * (1 + R_ERF(x * INV_SQRT2));
+    case MT_ACT_LINEAR: return x;
+    }
+    return x;
+}
+
+/* d * f'(x). have_x (a compile-time constant at every call) says whether the input x is at
+ * hand: then the relu family decides on x > 0; otherwise on y > 0 (the same for y = f(x)).
+ * tanh, sigmoid, elu and selu take f' from the output y = f(x), swish and gelu from x
+ * (mt_act_grad_needs_input). Same formulas as mt_act_backward. Written as selects of d (not
+ * d * (y > 0 ? 1 : 0)): the form GCC if-converts and vectorises. */
+ALWAYS_INLINE mt_real act_bwd(mt_activation a, mt_real x, mt_real y, mt_real d, int have_x) {
+    switch (a) {
+    case MT_ACT_RELU: return (have_x ? x : y) > 0 ? d : 0;
+    case MT_ACT_LEAKY_RELU: return (have_x ? x : y) > 0 ? d : LEAKY_ALPHA * d;
+    case MT_ACT_ELU: return y > 0 ? d : d * (y + 1);
+    case MT_ACT_SELU: return y > 0 ? SELU_SCALE * d : d * (y + SELU_SCALE * SELU_ALPHA);
+    case MT_ACT_TANH: return d * (1 - y * y);
+    case MT_ACT_SIGMOID: return d * y * (1 - y);
+    case MT_ACT_SWISH: {
+        mt_real s = sigm(x);
+        return d * s * (1 + x * (1 - s));
+    }
+    case MT_ACT_GELU:
+        return d * ((mt_real)0.5 * (1 + R_ERF(x * INV_SQRT2)) +
+                    x * INV_SQRT2PI * R_EXP((mt_real)-0.5 * x * x));
+    case MT_ACT_LINEAR: return d;
+    }
+    return d;
+}
+
+/* 1 when act_bwd reads y even though x is at hand */
+ALWAYS_INLINE int act_bwd_reads_y(mt_activation a) {
+    return a == MT_ACT_ELU || a == MT_ACT_SELU || a == MT_ACT_TANH || a == MT_ACT_SIGMOID;
+}
+
+/* The affine form of training BN, pre = x * sc + sh, from the stored (rounded) mean and rstd,
+ * so the forward and the backward (which recomputes pre) get bit-identical values. */
+ALWAYS_INLINE void bn_affine(mt_real *sc, mt_real *sh, const mt_real *mean, const mt_real *rstd,
+                             const mt_real *gamma, const mt_real *beta, int j0, int w) {
+    for (int j = 0; j < w; j++) {
+        int c = j0 + j;
+        double g = gamma ? gamma[c] : 1.0, rs = rstd[c];
+        sc[j] = (mt_real)(g * rs);
+        sh[j] = (mt_real)((beta ? beta[c] : 0.0) - (double)mean[c] * g * rs);
+    }
+}
+
+int mt_act_grad_needs_input(mt_activation a) { return a == MT_ACT_SWISH || a == MT_ACT_GELU; }
+
+/* Calls KERNEL(args..., A) with A a compile-time constant, so each activation gets its own
+ * vectorisable copy of the loop. */
+#define ACT_DISPATCH(a, KERNEL, ...)                                                   \
+    switch (a) {                                                                       \
+    case MT_ACT_RELU: KERNEL(__VA_ARGS__, MT_ACT_RELU); break;                         \
+    case MT_ACT_LEAKY_RELU: KERNEL(__VA_ARGS__, MT_ACT_LEAKY_RELU); break;             \
+    case MT_ACT_ELU: KERNEL(__VA_ARGS__, MT_ACT_ELU); break;                           \
+    case MT_ACT_SELU: KERNEL(__VA_ARGS__, MT_ACT_SELU); break;                         \
+    case MT_ACT_TANH: KERNEL(__VA_ARGS__, MT_ACT_TANH); break;                         \
+    case MT_ACT_SIGMOID: KERNEL(__VA_ARGS__, MT_ACT_SIGMOID); break;                   \
+    case MT_ACT_SWISH: KERNEL(__VA_ARGS__, MT_ACT_SWISH); break;                       \
+    case MT_ACT_GELU: KERNEL(__VA_ARGS__, MT_ACT_GELU); break;                         \
+    case MT_ACT_LINEAR: KERNEL(__VA_ARGS__, MT_ACT_LINEAR); break;                     \
+    }
+
+/* Rows per partial sum in the fused reductions: a column's sum is a sum over blocks of RB
+ * rows, each block summed in mt_real and the blocks in double (rounding error grows with RB,
+ * not with B). */
+#define RB 128
+
+/* One column block [j0, j0+w) of mt_bn_act_forward_train. Statistics in one pass over the
+ * data: each chunk of RB rows (RB x CB values: fits in L1) gets an exact two-pass mean and
+ * sum of squared deviations, and the chunks are merged in double with Chan et al.'s pairwise
+ * update (as accurate as a two-pass over all rows, with no E[x^2] - E[x]^2 cancellation).
+ * Then one pass normalises, applies the activation and writes out. */
+ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, mt_real *mean, mt_real *rstd,
+                                    const mt_real *in, const mt_real *gamma,
+                                    const mt_real *beta, mt_real *moving_mean,
+                                    mt_real *moving_var, int B, int N, mt_real momentum,
+                                    mt_real eps, int j0, int w, mt_activation a) {
+    mt_real p1[CB], p2[CB], cm[CB], sc[CB], sh[CB];
+    double mu[CB], m2[CB];
+    for (int j = 0; j < w; j++) mu[j] = m2[j] = 0;
+    int n = 0;
+    for (int r0 = 0; r0 < B; r0 += RB) {
+        int r1 = MT_MIN(B, r0 + RB), nc = r1 - r0;
+        for (int j = 0; j < w; j++) p1[j] = p2[j] = 0;
+        for (int r = r0; r < r1; r++) {
+            const mt_real *restrict x = in + (size_t)r * N + j0;
+#pragma omp simd
+            for (int j = 0; j < w; j++) p1[j] += x[j];
+        }
+        for (int j = 0; j < w; j++) cm[j] = p1[j] / (mt_real)nc;
+        for (int r = r0; r < r1; r++) {  /* the chunk is in L1 now */
+            const mt_real *restrict x = in + (size_t)r * N + j0;
+#pragma omp simd
+            for (int j = 0; j < w; j++) {
+                mt_real d = x[j] - cm[j];
+                p2[j] += d * d;
+            }
+        }
+        /* merge (n, mu, m2) with the chunk (nc, cm, p2) */
+        double f = (double)nc / (double)(n + nc), g = (double)n * (double)nc / (double)(n + nc);
+        for (int j = 0; j < w; j++) {
+            double dlt = (double)cm[j] - mu[j];
+            mu[j] += dlt * f;
+            m2[j] += (double)p2[j] + dlt * dlt * g;
+        }
+        n += nc;
+    }
+    for (int j = 0; j < w; j++) {
+        int c = j0 + j;
+        double var = m2[j] / B; /* biased batch variance, as TF's batch_normalization */
+        double rs = 1.0 / sqrt(var + (double)eps);
+        mean[c] = (mt_real)mu[j];
+        rstd[c] = (mt_real)rs;
+        if (moving_mean) moving_mean[c] = momentum * moving_mean[c] + (1 - momentum) * mean[c];
+        if (moving_var) moving_var[c] = momentum * moving_var[c] + (1 - momentum) * (mt_real)var;
+    }
+    bn_affine(sc, sh, mean, rstd, gamma, beta, j0, w);
+    for (int r = 0; r < B; r++) {
+        const mt_real *restrict x = in + (size_t)r * N + j0;
+        mt_real *restrict o = out + (size_t)r * N + j0;
+#pragma omp simd
+        for (int j = 0; j < w; j++) o[j] = act_f(a, x[j] * sc[j] + sh[j]);
+    }
+}
+
+#define BN_ACT_FWD(out, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A) \
+    bn_act_fwd_block(out, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A)
+
+void mt_bn_act_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_real *in,
+                             const mt_real *gamma, const mt_real *beta, mt_real *moving_mean,
+                             mt_real *moving_var, int B, int N, mt_real momentum, mt_real eps,
+                             mt_activation act) {
+    if (B <= 0 || N <= 0) return;
+    int cb = col_block(N), nblk = (N + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
+    for (int blk = 0; blk < nblk; blk++) {
+        int j0 = blk * cb, w = MT_MIN(cb, N - j0);
+        ACT_DISPATCH(act, BN_ACT_FWD, out, mean, rstd, in, gamma, beta, moving_mean,
+                     moving_var, B, N, momentum, eps, j0, w)
+    }
+}
+
+/* One column block of mt_bn_act_backward: pass 1 recomputes pre = z * sc + sh exactly as the
+ * forward did, writes g = dout * mask * f'(pre) into din and sums g and g * xhat; pass 2 turns
+ * din into the BN input gradient in place and sums it for the bias. Both passes touch only
+ * this block's columns, which stay in L2 between them; `out` is read only by activations
+ * whose derivative comes from their output (act_bwd_reads_y). */
+ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, mt_real *dgamma, mt_real *dbeta,
+                                    mt_real *dbias, const mt_real *dout, const mt_real *mask,
+                                    const mt_real *out, const mt_real *in, const mt_real *mean,
+                                    const mt_real *rstd, const mt_real *gamma,
+                                    const mt_real *beta, int B, int N, int j0, int w,
+                                    mt_activation a) {
+    mt_real mu[CB], rs[CB], sc[CB], sh[CB], p1[CB], p2[CB], k[CB], c1[CB], c2[CB];
+    double s1[CB], s2[CB], sb[CB];
+    bn_affine(sc, sh, mean, rstd, gamma, beta, j0, w);
+    for (int j = 0; j < w; j++) {
+        mu[j] = mean[j0 + j];
+        rs[j] = rstd[j0 + j];
+        k[j] = (gamma ? gamma[j0 + j] : 1) * rs[j];
+        s1[j] = s2[j] = sb[j] = 0;
+    }
+    for (int r0 = 0; r0 < B; r0 += RB) {
+        int r1 = MT_MIN(B, r0 + RB);
+        for (int j = 0; j < w; j++) p1[j] = p2[j] = 0;
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0;
+            const mt_real *restrict x = in + o, *d = dout + o;
+            const mt_real *restrict y = act_bwd_reads_y(a) ? out + o : x;
+            const mt_real *restrict mk = mask ? mask + o : NULL;
+            mt_real *g = din + o;  /* may be d (in place) */
+            if (mk) {
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real xh = (x[j] - mu[j]) * rs[j];
+                    mt_real gj = act_bwd(a, x[j] * sc[j] + sh[j], y[j], d[j] * mk[j], 1);
+                    g[j] = gj;
+                    p1[j] += gj;
+                    p2[j] += gj * xh;
+                }
+            } else {
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real xh = (x[j] - mu[j]) * rs[j];
+                    mt_real gj = act_bwd(a, x[j] * sc[j] + sh[j], y[j], d[j], 1);
+                    g[j] = gj;
+                    p1[j] += gj;
+                    p2[j] += gj * xh;
+                }
+            }
+        }
+        for (int j = 0; j < w; j++) {
+            s1[j] += p1[j];
+            s2[j] += p2[j];
+        }
+    }
+    for (int j = 0; j < w; j++) {
+        if (dbeta) dbeta[j0 + j] += (mt_real)s1[j];
+        if (dgamma) dgamma[j0 + j] += (mt_real)s2[j];
+        c1[j] = (mt_real)(s1[j] / B);
+        c2[j] = (mt_real)(s2[j] / B);
+    }
+    for (int r0 = 0; r0 < B; r0 += RB) {
+        int r1 = MT_MIN(B, r0 + RB);
+        for (int j = 0; j < w; j++) p1[j] = 0;
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0;
+            const mt_real *restrict x = in + o;
+            mt_real *restrict g = din + o;
+#pragma omp simd
+            for (int j = 0; j < w; j++) {
+                mt_real v = k[j] * (g[j] - c1[j] - (x[j] - mu[j]) * rs[j] * c2[j]);
+                g[j] = v;
+                p1[j] += v;
+            }
+        }
+        for (int j = 0; j < w; j++) sb[j] += p1[j];
+    }
+    if (dbias)
+        for (int j = 0; j < w; j++) dbias[j0 + j] += (mt_real)sb[j];
+}
+
+#define BN_ACT_BWD(din, dg, dbt, dbias, dout, mask, out, in, mean, rstd, gamma, beta, B, N, \
+                   j0, w, A)                                                               \
+    bn_act_bwd_block(din, dg, dbt, dbias, dout, mask, out, in, mean, rstd, gamma, beta, B, N, \
+                     j0, w, A)
+
+void mt_bn_act_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, mt_real *dbias,
+                        const mt_real *dout, const mt_real *mask, const mt_real *out,
+                        const mt_real *in, const mt_real *mean, const mt_real *rstd,
+                        const mt_real *gamma, const mt_real *beta, int B, int N,
+                        mt_activation act) {
+    if (B <= 0 || N <= 0) return;
+    int cb = col_block(N), nblk = (N + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
+    for (int blk = 0; blk < nblk; blk++) {
+        int j0 = blk * cb, w = MT_MIN(cb, N - j0);
+        ACT_DISPATCH(act, BN_ACT_BWD, din, dgamma, dbeta, dbias, dout, mask, out, in, mean,
+                     rstd, gamma, beta, B, N, j0, w)
+    }
+}
+
+/* One column block of mt_act_bias_backward: din = dout * mask * f'(in), column sums. */
+ALWAYS_INLINE void act_bias_bwd_block(mt_real *din, mt_real *dbias, const mt_real *dout,
+                                      const mt_real *mask, const mt_real *in,
+                                      const mt_real *out, int B, int N, int j0, int w,
+                                      mt_activation a) {
+    mt_real p[CB];
+    double sb[CB];
+    for (int j = 0; j < w; j++) sb[j] = 0;
+    for (int r0 = 0; r0 < B; r0 += RB) {
+        int r1 = MT_MIN(B, r0 + RB);
+        for (int j = 0; j < w; j++) p[j] = 0;
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0;
+            const mt_real *d = dout + o, *restrict y = out + o;
+            const mt_real *restrict x = mt_act_grad_needs_input(a) ? in + o : y;
+            const mt_real *restrict mk = mask ? mask + o : NULL;
+            mt_real *g = din + o;  /* may be d (in place) */
+            if (mk) {
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real gj = act_bwd(a, x[j], y[j], d[j] * mk[j], 0);
+                    g[j] = gj;
+                    p[j] += gj;
+                }
+            } else {
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real gj = act_bwd(a, x[j], y[j], d[j], 0);
+                    g[j] = gj;
+                    p[j] += gj;
+                }
+            }
+        }
+        for (int j = 0; j < w; j++) sb[j] += p[j];
+    }
+    if (dbias)
+        for (int j = 0; j < w; j++) dbias[j0 + j] += (mt_real)sb[j];
+}
+
+#define ACT_BIAS_BWD(din, dbias, dout, mask, in, out, B, N, j0, w, A) \
+    act_bias_bwd_block(din, dbias, dout, mask, in, out, B, N, j0, w, A)
+
+void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
+                          const mt_real *mask, const mt_real *in, const mt_real *out, int B,
+                          int N, mt_activation act) {
+    if (B <= 0 || N <= 0) return;
+    int cb = col_block(N), nblk = (N + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
+    for (int blk = 0; blk < nblk; blk++) {
+        int j0 = blk * cb, w = MT_MIN(cb, N - j0);
+        ACT_DISPATCH(act, ACT_BIAS_BWD, din, dbias, dout, mask, in, out, B, N, j0, w)
+    }
+}
+
 /* ---- dropout ---------------------------------------------------------------------------- */
 
 /* Inverted dropout as tf.nn.dropout: keep where uniform >= ratio, scale kept values by
@@ -419,6 +739,7 @@ void mt_add_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
     for (int r = 0; r < B; r++) {
         mt_real *restrict d = dst + (size_t)r * dst_stride + dst_off;
         const mt_real *restrict s = src + (size_t)r * src_stride + src_off;
+#pragma omp simd
         for (int j = 0; j < width; j++) d[j] += s[j];
     }
 }

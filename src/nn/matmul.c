@@ -4,7 +4,10 @@
  * one primitive per (ta, tb, M, N, K, beta) created on first use and cached; transposes are
  * expressed with memory strides; beta = 1 is the `sum` post-op (dst is read and added).
  * The memory objects are created once and re-pointed with dnnl_memory_set_data_handle per
- * call. bf16 mode (AMX only; see below): A and B are converted to bf16 by cached oneDNN
+ * call. mt_mm_gemm_epilogue adds a fused epilogue to the plain product (bias argument,
+ * per-column scale and shift as binary post-ops, relu/leaky-relu as an eltwise post-op), so a
+ * dense layer's bias, its inference batch norm and its activation cost no extra pass over the
+ * output. bf16 mode (AMX only; see below): A and B are converted to bf16 by cached oneDNN
  * reorder primitives into scratch buffers owned by the mt_mm (grown only when a larger
  * primitive is created, never per call); the product accumulates and writes fp32.
  *
@@ -15,10 +18,12 @@
  * OpenMP threads internally). It does not own A, B or C. */
 #include "nn/nn.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <omp.h>
 
@@ -28,6 +33,42 @@
 
 #define MM_NAME_MAX 160
 #define MM_MSG_MAX 256
+
+/* ---- how expensive is a parallel region? ------------------------------------------------ */
+/* With OMP_WAIT_POLICY=passive idle pool threads sleep, and every parallel region pays a
+ * wake-up: 20-50 us measured on the 2-vCPU KVM guest (a spinning pool: under 1 us, but it
+ * collapses when another process wants the core). Small products and loops then run faster
+ * on the calling thread. libgomp reads the variable at load; it is read here once. */
+int mt_nn_threads_sleep(void) {
+    static atomic_int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        const char *w = getenv("OMP_WAIT_POLICY");
+        v = w && (!strcasecmp(w, "passive"));
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+/* The epilogue of mt_mm_gemm_epilogue applied in place by a plain loop (the MT_DOUBLE build,
+ * and the K == 0 corner): C = act(scale * (C + bias) + shift), each part optional. */
+static mtrec_status mt_mm_epilogue_ref(mt_real *C, int M, int N, const mt_real *bias,
+                                       const mt_real *scale, const mt_real *shift,
+                                       mt_activation act) {
+    const mt_real slope = act == MT_ACT_LEAKY_RELU ? (mt_real)0.2 : 0;
+    for (int i = 0; i < M; i++) {
+        mt_real *c = C + (size_t)i * N;
+        for (int j = 0; j < N; j++) {
+            mt_real v = c[j];
+            if (bias) v += bias[j];
+            if (scale) v *= scale[j];
+            if (shift) v += shift[j];
+            if (act != MT_ACT_LINEAR && !(v > 0)) v *= slope;
+            c[j] = v;
+        }
+    }
+    return MTREC_OK;
+}
 
 /* ---- MT_DOUBLE: reference loops --------------------------------------------------------- */
 #ifdef MT_DOUBLE
@@ -52,6 +93,13 @@ mtrec_status mt_mm_create(int threads, int bf16, mt_mm **out, mt_err *e) {
 }
 
 void mt_mm_free(mt_mm *m) { free(m); }
+void mt_mm_new_step(mt_mm *m) { (void)m; }
+
+mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
+                           const mt_real *B, mt_real beta, mt_real *C, int stable) {
+    (void)stable;
+    return mt_mm_gemm(m, ta, tb, M, N, K, A, B, beta, C);
+}
 int mt_mm_uses_bf16(const mt_mm *m) { (void)m; return 0; }
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
 const char *mt_mm_last_error(const mt_mm *m) { return m ? m->msg : ""; }
@@ -76,16 +124,49 @@ mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_
     return MTREC_OK;
 }
 
+int mt_mm_act_fusable(mt_activation a) {
+    return a == MT_ACT_RELU || a == MT_ACT_LEAKY_RELU || a == MT_ACT_LINEAR;
+}
+
+mtrec_status mt_mm_gemm_epilogue(mt_mm *m, int M, int N, int K, const mt_real *A,
+                                 const mt_real *B, const mt_real *bias, const mt_real *scale,
+                                 const mt_real *shift, mt_activation act, mt_real *C,
+                                 int stable) {
+    (void)stable;
+    if (!mt_mm_act_fusable(act)) return MTREC_ERR_ARG;
+    mtrec_status st = mt_mm_gemm(m, 0, 0, M, N, K, A, B, 0, C);
+    if (st != MTREC_OK || M == 0 || N == 0) return st;
+    return mt_mm_epilogue_ref(C, M, N, bias, scale, shift, act);
+}
+
 #else /* ---- float build: oneDNN -------------------------------------------------------- */
+
+/* The bf16 copy of one stable operand. */
+typedef struct mm_cvt {
+    const void *src;
+    size_t n;                   /* elements converted in step gen */
+    unsigned gen;
+    void *buf;
+    size_t bytes;
+} mm_cvt;
 
 /* One cached product shape. For fp32, ma/mb point at the caller's A/B each call; for bf16
  * they point at the mt_mm's bf16 scratch and ra/rb (reorders f32 -> bf16 over the flat
  * element range of A and B) fill it from the caller's buffers (ra_src/rb_src). */
-typedef struct mm_prim {
+typedef struct mm_key {
     int ta, tb, M, N, K, beta;
+    int bias, scale, shift;     /* epilogue parts present */
+    int act;                    /* 0 none, 1 relu with slope alpha */
+    float alpha;
+} mm_key;
+
+typedef struct mm_prim {
+    mm_key k;
+    int nthr;                   /* threads it was created for (1: runs on the caller) */
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
     dnnl_memory_t ma, mb, mc;
+    dnnl_memory_t mbias, mscale, mshift;
     dnnl_primitive_t ra, rb;
     dnnl_memory_t ra_src, rb_src, ra_dst, rb_dst;
     const char *impl;  /* owned by pd */
@@ -103,9 +184,21 @@ struct mt_mm {
     const char *largest_impl;
     void *abuf, *bbuf;          /* bf16 scratch for A and B (64-byte aligned) */
     size_t abuf_bytes, bbuf_bytes;
+    /* bf16 copies of stable operands (see mt_mm_new_step), keyed by source pointer; filled
+     * at most once per step (gen), buffers kept and reused across steps */
+    struct mm_cvt *cvt;
+    int n_cvt, cap_cvt, cvt_next;
+    unsigned gen;
     char name[MM_NAME_MAX];
     char msg[MM_MSG_MAX];
 };
+
+/* Products below this many flops run on one thread (see mt_nn_threads_sleep): about 100 us
+ * of single-thread work when a wake-up costs tens of us; 4x more flops on AMX (bf16), where
+ * the same flops take about a quarter of the time. */
+static double mm_serial_flops(const mt_mm *m) {
+    return (mt_nn_threads_sleep() ? 16e6 : 2e6) * (m->bf16 ? 4 : 1);
+}
 
 /* Record a oneDNN failure in m->msg and return MTREC_ERR_BACKEND. */
 static mtrec_status mm_dnnl_fail(mt_mm *m, const char *what, dnnl_status_t s) {
@@ -168,6 +261,9 @@ static void mm_prim_destroy(mm_prim *p) {
     if (p->ma) dnnl_memory_destroy(p->ma);
     if (p->mb) dnnl_memory_destroy(p->mb);
     if (p->mc) dnnl_memory_destroy(p->mc);
+    if (p->mbias) dnnl_memory_destroy(p->mbias);
+    if (p->mscale) dnnl_memory_destroy(p->mscale);
+    if (p->mshift) dnnl_memory_destroy(p->mshift);
     if (p->prim) dnnl_primitive_destroy(p->prim);
     if (p->pd) dnnl_primitive_desc_destroy(p->pd);
     memset(p, 0, sizeof *p);
@@ -179,6 +275,8 @@ void mt_mm_free(mt_mm *m) {
     free(m->prims);
     free(m->abuf);
     free(m->bbuf);
+    for (int i = 0; i < m->n_cvt; i++) free(m->cvt[i].buf);
+    free(m->cvt);
     if (m->strm) dnnl_stream_destroy(m->strm);
     if (m->eng) dnnl_engine_destroy(m->eng);
     free(m);
@@ -227,9 +325,8 @@ static dnnl_status_t mm_make_cvt(mt_mm *m, int64_t n, dnnl_primitive_t *prim,
     return s;
 }
 
-/* Create and cache the primitive for one shape; returns its index or -1 (m->msg set). */
-static int mm_prim_create(mt_mm *m, int ta, int tb, int M, int N, int K, int beta,
-                          mtrec_status *err) {
+/* Create and cache the primitive for one key; returns its index or -1 (m->msg set). */
+static int mm_prim_create(mt_mm *m, const mm_key *k, mtrec_status *err) {
     mtrec_status st = MTREC_OK;
     if (m->n_prims == m->cap_prims) {
         int nc = m->cap_prims ? 2 * m->cap_prims : 16;
@@ -244,21 +341,32 @@ static int mm_prim_create(mt_mm *m, int ta, int tb, int M, int N, int K, int bet
     }
     mm_prim p;
     memset(&p, 0, sizeof p);
-    p.ta = ta; p.tb = tb; p.M = M; p.N = N; p.K = K; p.beta = beta;
+    p.k = *k;
+    int ta = k->ta, tb = k->tb, M = k->M, N = k->N, K = k->K;
+    /* oneDNN fixes a primitive's thread count from the pool size at creation */
+    p.nthr = 2.0 * M * N * K < mm_serial_flops(m) ? 1 : m->threads;
+    omp_set_num_threads(p.nthr);
     dnnl_data_type_t dt = m->bf16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_memory_desc_t a, b, c;
+    dnnl_memory_desc_t a, b, c, bias, vec;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     /* A stored [M,K] (strides K,1) or [K,M] (op(A)[i,k] at k*M+i: strides 1,M). */
     DTRY(mm_md(&a, M, K, ta ? 1 : K, ta ? M : 1, dt), "memory desc A");
     DTRY(mm_md(&b, K, N, tb ? 1 : N, tb ? K : 1, dt), "memory desc B");
     DTRY(mm_md(&c, M, N, N, 1, dnnl_f32), "memory desc C");
+    DTRY(mm_md(&bias, 1, N, N, 1, dnnl_f32), "memory desc bias");
+    vec = bias;  /* per-column scale/shift: [1, N] broadcast over rows */
     dnnl_matmul_desc_t d;
-    DTRY(dnnl_matmul_desc_init(&d, &a, &b, NULL, &c), "matmul desc");
+    DTRY(dnnl_matmul_desc_init(&d, &a, &b, k->bias ? &bias : NULL, &c), "matmul desc");
     DTRY(dnnl_primitive_attr_create(&attr), "attr");
-    if (beta) {
+    if (k->beta || k->scale || k->shift || k->act) {
         DTRY(dnnl_post_ops_create(&po), "post ops");
-        DTRY(dnnl_post_ops_append_sum(po, 1.0f), "sum post op");
+        if (k->beta) DTRY(dnnl_post_ops_append_sum(po, 1.0f), "sum post op");
+        if (k->scale) DTRY(dnnl_post_ops_append_binary(po, dnnl_binary_mul, &vec), "scale post op");
+        if (k->shift) DTRY(dnnl_post_ops_append_binary(po, dnnl_binary_add, &vec), "shift post op");
+        if (k->act)
+            DTRY(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, k->alpha, 0.0f),
+                 "relu post op");
         DTRY(dnnl_primitive_attr_set_post_ops(attr, po), "set post ops");
     }
     DTRY(dnnl_primitive_desc_create(&p.pd, &d, attr, m->eng, NULL), "matmul primitive desc");
@@ -267,6 +375,9 @@ static int mm_prim_create(mt_mm *m, int ta, int tb, int M, int N, int K, int bet
     DTRY(dnnl_memory_create(&p.ma, &a, m->eng, DNNL_MEMORY_NONE), "memory A");
     DTRY(dnnl_memory_create(&p.mb, &b, m->eng, DNNL_MEMORY_NONE), "memory B");
     DTRY(dnnl_memory_create(&p.mc, &c, m->eng, DNNL_MEMORY_NONE), "memory C");
+    if (k->bias) DTRY(dnnl_memory_create(&p.mbias, &bias, m->eng, DNNL_MEMORY_NONE), "memory bias");
+    if (k->scale) DTRY(dnnl_memory_create(&p.mscale, &vec, m->eng, DNNL_MEMORY_NONE), "memory scale");
+    if (k->shift) DTRY(dnnl_memory_create(&p.mshift, &vec, m->eng, DNNL_MEMORY_NONE), "memory shift");
     if (m->bf16) {
         if (mm_grow(&m->abuf, &m->abuf_bytes, (size_t)M * K) ||
             mm_grow(&m->bbuf, &m->bbuf_bytes, (size_t)K * N)) {
@@ -279,6 +390,7 @@ static int mm_prim_create(mt_mm *m, int ta, int tb, int M, int N, int K, int bet
     }
     if (po) dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
+    omp_set_num_threads(m->threads);
     double flops = 2.0 * M * N * K;
     if (flops >= m->largest_flops) {
         m->largest_flops = flops;
@@ -288,6 +400,7 @@ static int mm_prim_create(mt_mm *m, int ta, int tb, int M, int N, int K, int bet
     m->prims[m->n_prims] = p;
     return m->n_prims++;
 fail:
+    omp_set_num_threads(m->threads);
     if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);
     mm_prim_destroy(&p);
@@ -295,22 +408,151 @@ fail:
     return -1;
 }
 
-static int mm_find(mt_mm *m, int ta, int tb, int M, int N, int K, int beta) {
-    if (m->last_hit >= 0) {
-        const mm_prim *p = &m->prims[m->last_hit];
-        if (p->M == M && p->N == N && p->K == K && p->ta == ta && p->tb == tb && p->beta == beta)
-            return m->last_hit;
-    }
-    for (int i = 0; i < m->n_prims; i++) {
-        const mm_prim *p = &m->prims[i];
-        if (p->M == M && p->N == N && p->K == K && p->ta == ta && p->tb == tb && p->beta == beta)
-            return i;
-    }
+static int mm_key_eq(const mm_key *a, const mm_key *b) {
+    return a->M == b->M && a->N == b->N && a->K == b->K && a->ta == b->ta && a->tb == b->tb &&
+           a->beta == b->beta && a->bias == b->bias && a->scale == b->scale &&
+           a->shift == b->shift && a->act == b->act && a->alpha == b->alpha;
+}
+
+static int mm_find(mt_mm *m, const mm_key *k) {
+    if (m->last_hit >= 0 && mm_key_eq(&m->prims[m->last_hit].k, k)) return m->last_hit;
+    for (int i = 0; i < m->n_prims; i++)
+        if (mm_key_eq(&m->prims[i].k, k)) return i;
     return -1;
+}
+
+void mt_mm_new_step(mt_mm *m) {
+    if (m) m->gen++;
+}
+
+/* The bf16 buffer for stable operand src[n]: *ready says it already holds this step's copy.
+ * Entries come back in the same order every step, so the search starts after the last hit.
+ * NULL only when out of memory (first steps only: buffers are kept across steps). */
+static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int *ready) {
+    int idx = -1;
+    for (int k = 0; k < m->n_cvt; k++) {
+        int i = (m->cvt_next + k) % m->n_cvt;
+        if (m->cvt[i].src == src) { idx = i; break; }
+    }
+    if (idx < 0) {
+        if (m->n_cvt == m->cap_cvt) {
+            int nc = m->cap_cvt ? 2 * m->cap_cvt : 64;
+            mm_cvt *nv = realloc(m->cvt, (size_t)nc * sizeof *nv);
+            if (!nv) return NULL;
+            m->cvt = nv;
+            m->cap_cvt = nc;
+        }
+        idx = m->n_cvt++;
+        memset(&m->cvt[idx], 0, sizeof m->cvt[idx]);
+        m->cvt[idx].src = src;
+        m->cvt[idx].gen = m->gen - 1;
+    }
+    mm_cvt *c = &m->cvt[idx];
+    m->cvt_next = (idx + 1) % m->n_cvt;
+    *ready = c->gen == m->gen && c->n == n;
+    if (!*ready && mm_grow(&c->buf, &c->bytes, n)) return NULL;
+    if (!*ready) {
+        c->n = n;
+        c->gen = m->gen;
+    }
+    return c->buf;
+}
+
+static mtrec_status mm_exec(mt_mm *m, mm_prim *p, const mm_key *k, const mt_real *A,
+                            const mt_real *B, const mt_real *bias, const mt_real *scale,
+                            const mt_real *shift, mt_real *C, int stable);
+
+/* Run the product described by k (shape already validated, K > 0). */
+static mtrec_status mm_run(mt_mm *m, const mm_key *k, const mt_real *A, const mt_real *B,
+                           const mt_real *bias, const mt_real *scale, const mt_real *shift,
+                           mt_real *C, int stable) {
+    mtrec_status st = MTREC_OK;
+    int idx = mm_find(m, k);
+    if (omp_get_max_threads() != m->threads) omp_set_num_threads(m->threads);
+    if (idx < 0) {
+        mtrec_status err = MTREC_ERR_BACKEND;
+        idx = mm_prim_create(m, k, &err);
+        if (idx < 0) return err;
+    }
+    m->last_hit = idx;
+    mm_prim *p = &m->prims[idx];
+    /* small products (and their bf16 conversions) run on the calling thread; the pool size
+     * is restored before returning, for the elementwise loops */
+    if (p->nthr != m->threads) omp_set_num_threads(p->nthr);
+    st = mm_exec(m, p, k, A, B, bias, scale, shift, C, stable);
+    if (p->nthr != m->threads) omp_set_num_threads(m->threads);
+    return st;
+}
+
+/* Convert (bf16) and execute one cached primitive. */
+static mtrec_status mm_exec(mt_mm *m, mm_prim *p, const mm_key *k, const mt_real *A,
+                            const mt_real *B, const mt_real *bias, const mt_real *scale,
+                            const mt_real *shift, mt_real *C, int stable) {
+    mtrec_status st = MTREC_OK;
+#ifdef MT_MM_NO_STABLE_CACHE /* debug switch: convert every operand on every call */
+    stable = 0;
+#endif
+    if (m->bf16) {
+        /* stable operands: converted once per step into their own cached buffer */
+        int ready_a = 0, ready_b = 0;
+        void *abuf = m->abuf, *bbuf = m->bbuf;
+        if (stable & MT_MM_STABLE_A) abuf = mm_cvt_buf(m, A, (size_t)k->M * k->K, &ready_a);
+        if (stable & MT_MM_STABLE_B) bbuf = mm_cvt_buf(m, B, (size_t)k->K * k->N, &ready_b);
+        if (!abuf || !bbuf) {
+            snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory for bf16 copies");
+            return MTREC_ERR_NOMEM;
+        }
+        if (!ready_a) {
+            DTRY(dnnl_memory_set_data_handle(p->ra_src, (void *)A), "set handle");
+            DTRY(dnnl_memory_set_data_handle(p->ra_dst, abuf), "set handle");
+            dnnl_exec_arg_t ca[2] = {{DNNL_ARG_FROM, p->ra_src}, {DNNL_ARG_TO, p->ra_dst}};
+            DTRY(dnnl_primitive_execute(p->ra, m->strm, 2, ca), "bf16 convert A");
+        }
+        if (!ready_b) {
+            DTRY(dnnl_memory_set_data_handle(p->rb_src, (void *)B), "set handle");
+            DTRY(dnnl_memory_set_data_handle(p->rb_dst, bbuf), "set handle");
+            dnnl_exec_arg_t cb[2] = {{DNNL_ARG_FROM, p->rb_src}, {DNNL_ARG_TO, p->rb_dst}};
+            DTRY(dnnl_primitive_execute(p->rb, m->strm, 2, cb), "bf16 convert B");
+        }
+        DTRY(dnnl_memory_set_data_handle(p->ma, abuf), "set handle");
+        DTRY(dnnl_memory_set_data_handle(p->mb, bbuf), "set handle");
+    } else {
+        DTRY(dnnl_memory_set_data_handle(p->ma, (void *)A), "set handle");
+        DTRY(dnnl_memory_set_data_handle(p->mb, (void *)B), "set handle");
+    }
+    DTRY(dnnl_memory_set_data_handle(p->mc, C), "set handle");
+    dnnl_exec_arg_t args[6] = {
+        {DNNL_ARG_SRC, p->ma}, {DNNL_ARG_WEIGHTS, p->mb}, {DNNL_ARG_DST, p->mc}};
+    int nargs = 3, post = k->beta;  /* post-op index of the first binary (after the sum) */
+    if (k->bias) {
+        DTRY(dnnl_memory_set_data_handle(p->mbias, (void *)bias), "set handle");
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, p->mbias};
+    }
+    if (k->scale) {
+        DTRY(dnnl_memory_set_data_handle(p->mscale, (void *)scale), "set handle");
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(post) | DNNL_ARG_SRC_1,
+                                          p->mscale};
+        post++;
+    }
+    if (k->shift) {
+        DTRY(dnnl_memory_set_data_handle(p->mshift, (void *)shift), "set handle");
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(post) | DNNL_ARG_SRC_1,
+                                          p->mshift};
+    }
+    DTRY(dnnl_primitive_execute(p->prim, m->strm, nargs, args), "matmul execute");
+    DTRY(dnnl_stream_wait(m->strm), "stream wait");
+    return MTREC_OK;
+fail:
+    return st;
 }
 
 mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                         const mt_real *B, mt_real beta, mt_real *C) {
+    return mt_mm_gemm_ex(m, ta, tb, M, N, K, A, B, beta, C, 0);
+}
+
+mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
+                           const mt_real *B, mt_real beta, mt_real *C, int stable) {
     if (!m) return MTREC_ERR_ARG;
     if (M < 0 || N < 0 || K < 0 || (beta != 0 && beta != 1)) {
         snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: bad arguments M=%d N=%d K=%d beta=%g",
@@ -326,42 +568,37 @@ mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_
         if (beta == 0) memset(C, 0, (size_t)M * N * sizeof *C);
         return MTREC_OK;
     }
-    ta = ta != 0;
-    tb = tb != 0;
-    int bi = beta != 0;
-    mtrec_status st = MTREC_OK;
-    int idx = mm_find(m, ta, tb, M, N, K, bi);
-    if (omp_get_max_threads() != m->threads) omp_set_num_threads(m->threads);
-    if (idx < 0) {
-        mtrec_status err = MTREC_ERR_BACKEND;
-        idx = mm_prim_create(m, ta, tb, M, N, K, bi, &err);
-        if (idx < 0) return err;
+    mm_key k = {.ta = ta != 0, .tb = tb != 0, .M = M, .N = N, .K = K, .beta = beta != 0};
+    return mm_run(m, &k, A, B, NULL, NULL, NULL, C, stable);
+}
+
+int mt_mm_act_fusable(mt_activation a) {
+    return a == MT_ACT_RELU || a == MT_ACT_LEAKY_RELU || a == MT_ACT_LINEAR;
+}
+
+mtrec_status mt_mm_gemm_epilogue(mt_mm *m, int M, int N, int K, const mt_real *A,
+                                 const mt_real *B, const mt_real *bias, const mt_real *scale,
+                                 const mt_real *shift, mt_activation act, mt_real *C,
+                                 int stable) {
+    if (!m) return MTREC_ERR_ARG;
+    if (M < 0 || N < 0 || K < 0 || !mt_mm_act_fusable(act)) {
+        snprintf(m->msg, sizeof m->msg, "mt_mm_gemm_epilogue: bad arguments M=%d N=%d K=%d act=%d",
+                 M, N, K, (int)act);
+        return MTREC_ERR_ARG;
     }
-    m->last_hit = idx;
-    mm_prim *p = &m->prims[idx];
-    if (m->bf16) {
-        DTRY(dnnl_memory_set_data_handle(p->ra_src, (void *)A), "set handle");
-        DTRY(dnnl_memory_set_data_handle(p->rb_src, (void *)B), "set handle");
-        DTRY(dnnl_memory_set_data_handle(p->ra_dst, m->abuf), "set handle");
-        DTRY(dnnl_memory_set_data_handle(p->rb_dst, m->bbuf), "set handle");
-        DTRY(dnnl_memory_set_data_handle(p->ma, m->abuf), "set handle");
-        DTRY(dnnl_memory_set_data_handle(p->mb, m->bbuf), "set handle");
-        dnnl_exec_arg_t ca[2] = {{DNNL_ARG_FROM, p->ra_src}, {DNNL_ARG_TO, p->ra_dst}};
-        DTRY(dnnl_primitive_execute(p->ra, m->strm, 2, ca), "bf16 convert A");
-        dnnl_exec_arg_t cb[2] = {{DNNL_ARG_FROM, p->rb_src}, {DNNL_ARG_TO, p->rb_dst}};
-        DTRY(dnnl_primitive_execute(p->rb, m->strm, 2, cb), "bf16 convert B");
-    } else {
-        DTRY(dnnl_memory_set_data_handle(p->ma, (void *)A), "set handle");
-        DTRY(dnnl_memory_set_data_handle(p->mb, (void *)B), "set handle");
+    if (M == 0 || N == 0) return MTREC_OK;
+    if (!C || (K > 0 && (!A || !B))) {
+        snprintf(m->msg, sizeof m->msg, "mt_mm_gemm_epilogue: NULL buffer");
+        return MTREC_ERR_ARG;
     }
-    DTRY(dnnl_memory_set_data_handle(p->mc, C), "set handle");
-    dnnl_exec_arg_t args[3] = {
-        {DNNL_ARG_SRC, p->ma}, {DNNL_ARG_WEIGHTS, p->mb}, {DNNL_ARG_DST, p->mc}};
-    DTRY(dnnl_primitive_execute(p->prim, m->strm, 3, args), "matmul execute");
-    DTRY(dnnl_stream_wait(m->strm), "stream wait");
-    return MTREC_OK;
-fail:
-    return st;
+    if (K == 0) {
+        memset(C, 0, (size_t)M * N * sizeof *C);
+        return mt_mm_epilogue_ref(C, M, N, bias, scale, shift, act);
+    }
+    mm_key k = {.M = M, .N = N, .K = K, .bias = bias != NULL, .scale = scale != NULL,
+                .shift = shift != NULL, .act = act != MT_ACT_LINEAR,
+                .alpha = act == MT_ACT_LEAKY_RELU ? 0.2f : 0.0f};
+    return mm_run(m, &k, A, B, bias, scale, shift, C, stable);
 }
 
 #endif /* MT_DOUBLE */

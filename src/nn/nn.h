@@ -7,7 +7,10 @@
  *  - Dense kernels are [in, out] (TensorFlow's layout); biases [out].
  *  - Every backward ACCUMULATES (+=) into parameter gradients and into input gradients;
  *    the caller zeroes gradient buffers once per step. Input-gradient pointers may be NULL
- *    (not needed, e.g. for the first layer's input).
+ *    (not needed, e.g. for the first layer's input). Exceptions, marked WRITTEN below: the
+ *    fused training kernels (mt_bn_act_backward, mt_act_bias_backward) and
+ *    mt_dense_backward_ex with din_acc == 0 write their input gradient, so a buffer with a
+ *    single producer needs no zeroing.
  *  - No allocation inside forward/backward; scratch is passed in.
  * Implemented in nn/matmul.c, nn/layers.c, nn/embedding.c. */
 #ifndef MT_NN_H
@@ -21,6 +24,11 @@
 #include "util/rng.h"
 
 /* ---- matrix backend ------------------------------------------------------------------- */
+/* 1 when idle OpenMP threads sleep (OMP_WAIT_POLICY=passive): each parallel region then pays
+ * a wake-up of tens of microseconds, so products and loops keep small work on the calling
+ * thread (larger thresholds). */
+int mt_nn_threads_sleep(void);
+
 typedef struct mt_mm mt_mm;
 
 /* threads: cores to use for products (and the OpenMP pool used by elementwise loops).
@@ -38,6 +46,31 @@ const char *mt_mm_last_error(const mt_mm *m);
 mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                         const mt_real *B, mt_real beta, mt_real *C);
 
+/* Stable operands. An operand flagged stable (MT_MM_STABLE_A / _B in `stable`) promises
+ * that its contents stay unchanged until the next mt_mm_new_step (the weights and the
+ * activations within one training step, or one inference batch). In bf16 mode its bf16 copy
+ * is then made once per step, keyed by its address, and reused by every product that reads
+ * it (forward, input gradient, weight gradient); in fp32 the flag changes nothing. */
+#define MT_MM_STABLE_A 1
+#define MT_MM_STABLE_B 2
+/* Start a new step: every stable operand's bf16 copy is stale from here on. */
+void mt_mm_new_step(mt_mm *m);
+/* mt_mm_gemm with stability flags. */
+mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
+                           const mt_real *B, mt_real beta, mt_real *C, int stable);
+
+/* Activations the backend can apply inside a product's epilogue (relu, leaky_relu, linear). */
+int mt_mm_act_fusable(mt_activation a);
+/* C[M,N] = act(scale[N] * (A[M,K] @ B[K,N] + bias[N]) + shift[N]) in one backend call (the
+ * bias is the product's bias argument, scale/shift per-column post-ops, act an eltwise
+ * post-op). bias, scale, shift may each be NULL (that part is skipped); act must be one
+ * mt_mm_act_fusable accepts. Row-major, no transposes, C is written (beta 0). stable: as
+ * for mt_mm_gemm_ex. */
+mtrec_status mt_mm_gemm_epilogue(mt_mm *m, int M, int N, int K, const mt_real *A,
+                                 const mt_real *B, const mt_real *bias, const mt_real *scale,
+                                 const mt_real *shift, mt_activation act, mt_real *C,
+                                 int stable);
+
 /* ---- dense ---------------------------------------------------------------------------- */
 /* out[B,N] = in[B,K] @ W[K,N] + b[N] */
 mtrec_status mt_dense_forward(mt_mm *m, mt_real *out, const mt_real *in, const mt_real *W,
@@ -46,6 +79,22 @@ mtrec_status mt_dense_forward(mt_mm *m, mt_real *out, const mt_real *in, const m
 mtrec_status mt_dense_backward(mt_mm *m, mt_real *din, mt_real *dW, mt_real *db,
                                const mt_real *dout, const mt_real *in, const mt_real *W,
                                int B, int K, int N);
+
+/* As mt_dense_backward, but din is WRITTEN (=) when din_acc == 0 (no zeroing needed by the
+ * caller); dW and db still accumulate; db may be NULL (e.g. already summed by a fused
+ * backward such as mt_bn_act_backward). stable != 0: dout, in and W are stable operands
+ * (see mt_mm_gemm_ex). */
+mtrec_status mt_dense_backward_ex(mt_mm *m, mt_real *din, int din_acc, mt_real *dW,
+                                  mt_real *db, const mt_real *dout, const mt_real *in,
+                                  const mt_real *W, int B, int K, int N, int stable);
+/* out[B,N] = act(scale * (in @ W + b) + shift): the inference layer, with batch norm on moving
+ * statistics folded into scale/shift (per column; NULL when there is no BN). One backend call
+ * when mt_mm_act_fusable(act), else the product plus one activation pass. stable != 0: in
+ * and W are stable operands (see mt_mm_gemm_ex). */
+mtrec_status mt_dense_affine_act_forward(mt_mm *m, mt_real *out, const mt_real *in,
+                                         const mt_real *W, const mt_real *b,
+                                         const mt_real *scale, const mt_real *shift, int B,
+                                         int K, int N, mt_activation act, int stable);
 
 /* ---- batch norm (TF semantics: biased batch variance, moving = m*moving + (1-m)*batch) -- */
 /* Training: out[B,N] = gamma * (in - mean) * rstd + beta with batch stats; saves mean[N],
@@ -57,10 +106,43 @@ void mt_bn_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_re
 void mt_bn_forward_infer(mt_real *out, const mt_real *in, const mt_real *gamma,
                          const mt_real *beta, const mt_real *moving_mean,
                          const mt_real *moving_var, int B, int N, mt_real eps);
+/* Inference BN as a per-column affine map: scale[N] = gamma * rsqrt(moving_var + eps),
+ * shift[N] = beta - moving_mean * scale (computed in double), for mt_dense_affine_act_forward.
+ * gamma/beta NULL mean 1/0. */
+void mt_bn_fold_infer(mt_real *scale, mt_real *shift, const mt_real *gamma, const mt_real *beta,
+                      const mt_real *moving_mean, const mt_real *moving_var, int N, mt_real eps);
 /* din[B,N] +=, dgamma[N] +=, dbeta[N] += */
 void mt_bn_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, const mt_real *dout,
                     const mt_real *in, const mt_real *mean, const mt_real *rstd,
                     const mt_real *gamma, int B, int N);
+
+/* Fused training forward of BN and activation: out[B,N] = act(gamma * (in - mean) * rstd +
+ * beta) with batch statistics (same semantics and outputs as mt_bn_forward_train followed by
+ * mt_act_forward, but the BN output is not stored: mt_bn_act_backward recomputes it). */
+void mt_bn_act_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_real *in,
+                             const mt_real *gamma, const mt_real *beta, mt_real *moving_mean,
+                             mt_real *moving_var, int B, int N, mt_real momentum, mt_real eps,
+                             mt_activation act);
+/* Fused backward of [dropout] -> activation -> BN -> bias: with g = dout * mask * act'(pre)
+ * (mask may be NULL; out = act(pre) as written by mt_bn_act_forward_train, pre recomputed from
+ * in), din[B,N] is WRITTEN with the BN input gradient; dgamma, dbeta and dbias [N] accumulate
+ * (+=; dbias = column sums of din, the dense bias gradient; any of the three may be NULL).
+ * din may be dout itself (in place: each element is read before it is written); it must not
+ * alias the other inputs. */
+void mt_bn_act_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, mt_real *dbias,
+                        const mt_real *dout, const mt_real *mask, const mt_real *out,
+                        const mt_real *in, const mt_real *mean, const mt_real *rstd,
+                        const mt_real *gamma, const mt_real *beta, int B, int N,
+                        mt_activation act);
+/* Fused backward of [dropout] -> activation -> bias without BN: din[B,N] is WRITTEN with
+ * dout * mask * act'(in) (mask may be NULL; out = act(in); `in` is read only by activations
+ * whose derivative needs it, see mt_act_grad_needs_input), dbias[N] += column sums of din.
+ * din may be dout itself (in place). */
+void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
+                          const mt_real *mask, const mt_real *in, const mt_real *out, int B,
+                          int N, mt_activation act);
+/* 1 when the activation's derivative cannot be computed from its output alone (swish, gelu). */
+int mt_act_grad_needs_input(mt_activation a);
 
 /* ---- activations ---------------------------------------------------------------------- */
 /* out[n] = f(in[n]) (in place allowed) */

@@ -13,6 +13,11 @@
 
 #include <math.h>
 
+#include <omp.h>
+#if defined(__AVX__) && !defined(MT_DOUBLE)
+#include <immintrin.h>
+#endif
+
 /* Dense loops go parallel above this many elements (below it threads cost more than they save). */
 #define OPTIM_PAR_MIN 32768
 
@@ -90,24 +95,47 @@ static optim_k optim_prepare(const mt_optimizer_config *c, int64_t t, float lr) 
     return k;
 }
 
-/* Apply the rule to n elements of p/g/s0/s1 (slots unused by the kind may be NULL). */
-static void optim_apply(const optim_k *k, mt_real *p, const mt_real *g, mt_real *s0,
-                        mt_real *s1, size_t n) {
-    switch (k->kind) {
-    case MT_OPT_ADAM: {
-        const mt_real b1c = k->b1c, b2c = k->b2c, lr_t = k->lr_t, eps = k->eps;
-#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
-        for (size_t i = 0; i < n; i++) {
-            mt_real gi = g[i];
-            s0[i] += (gi - s0[i]) * b1c;
-            s1[i] += (gi * gi - s1[i]) * b2c;
-            p[i] -= lr_t * s0[i] / (R_SQRT(s1[i]) + eps);
-        }
-        break;
+/* Adam over one range, 8 lanes at a time where AVX is compiled in. GCC does not vectorise the
+ * scalar loop (sqrtf may set errno, so it stays a call), hence the intrinsics. The lanes do
+ * the same IEEE operations in the same order as the scalar loop (sub, mul, add, sqrt, div,
+ * each exactly rounded; the build does not contract to FMA under -std=c11), so both give
+ * bit-identical results and the split point does not matter. */
+static void adam_range(mt_real *restrict p, const mt_real *restrict g, mt_real *restrict s0,
+                       mt_real *restrict s1, size_t n, mt_real b1c, mt_real b2c, mt_real lr_t,
+                       mt_real eps) {
+    size_t i = 0;
+#if defined(__AVX__) && !defined(MT_DOUBLE)
+    const __m256 vb1 = _mm256_set1_ps(b1c), vb2 = _mm256_set1_ps(b2c);
+    const __m256 vlr = _mm256_set1_ps(lr_t), veps = _mm256_set1_ps(eps);
+    for (; i + 8 <= n; i += 8) {
+        __m256 gi = _mm256_loadu_ps(g + i);
+        __m256 m = _mm256_loadu_ps(s0 + i), v = _mm256_loadu_ps(s1 + i);
+        m = _mm256_add_ps(m, _mm256_mul_ps(_mm256_sub_ps(gi, m), vb1));
+        v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(gi, gi), v), vb2));
+        _mm256_storeu_ps(s0 + i, m);
+        _mm256_storeu_ps(s1 + i, v);
+        __m256 u = _mm256_div_ps(_mm256_mul_ps(vlr, m), _mm256_add_ps(_mm256_sqrt_ps(v), veps));
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_loadu_ps(p + i), u));
     }
+#endif
+    for (; i < n; i++) {
+        mt_real gi = g[i];
+        s0[i] += (gi - s0[i]) * b1c;
+        s1[i] += (gi * gi - s1[i]) * b2c;
+        p[i] -= lr_t * s0[i] / (R_SQRT(s1[i]) + eps);
+    }
+}
+
+/* Apply the rule to elements [0, n) of p/g/s0/s1 on the calling thread (slots unused by the
+ * kind may be NULL). */
+static void optim_apply_range(const optim_k *k, mt_real *restrict p, const mt_real *restrict g,
+                              mt_real *restrict s0, mt_real *restrict s1, size_t n) {
+    switch (k->kind) {
+    case MT_OPT_ADAM:
+        adam_range(p, g, s0, s1, n, k->b1c, k->b2c, k->lr_t, k->eps);
+        break;
     case MT_OPT_ADAGRAD: {
         const mt_real lr = k->lr;
-#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
         for (size_t i = 0; i < n; i++) {
             mt_real gi = g[i];
             s0[i] += gi * gi;
@@ -118,7 +146,7 @@ static void optim_apply(const optim_k *k, mt_real *p, const mt_real *g, mt_real 
     case MT_OPT_MOMENTUM: {
         const mt_real lr = k->lr, mom = k->mom;
         const int nest = k->nesterov;
-#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
+#pragma omp simd
         for (size_t i = 0; i < n; i++) {
             mt_real gi = g[i];
             s0[i] = mom * s0[i] + gi;
@@ -128,10 +156,28 @@ static void optim_apply(const optim_k *k, mt_real *p, const mt_real *g, mt_real 
     }
     case MT_OPT_SGD: {
         const mt_real lr = k->lr;
-#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
+#pragma omp simd
         for (size_t i = 0; i < n; i++) p[i] -= lr * g[i];
         break;
     }
+    }
+}
+
+/* Dense update: large buffers are split into one contiguous range per thread (16-element
+ * aligned boundaries); every element gets the same arithmetic whatever the split. */
+static void optim_apply(const optim_k *k, mt_real *p, const mt_real *g, mt_real *s0,
+                        mt_real *s1, size_t n) {
+    if (n < OPTIM_PAR_MIN) {
+        optim_apply_range(k, p, g, s0, s1, n);
+        return;
+    }
+#pragma omp parallel
+    {
+        size_t T = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+        size_t per = ((n + T - 1) / T + 15) & ~(size_t)15;
+        size_t a = t * per < n ? t * per : n, b = a + per < n ? a + per : n;
+        if (b > a)
+            optim_apply_range(k, p + a, g + a, s0 ? s0 + a : NULL, s1 ? s1 + a : NULL, b - a);
     }
 }
 
@@ -142,17 +188,35 @@ void mt_optim_update(const mt_optimizer_config *c, int64_t t, float lr, mt_real 
 }
 
 /* Rows are applied in list order, one after another, so a row listed twice is updated
- * twice (callers normally pass each touched row once, with its summed gradient). */
+ * twice (callers normally pass each touched row once, with its summed gradient). The rows
+ * are scattered over tables much larger than the caches, so the rows a few places ahead
+ * are prefetched (parameters and slots) while the current one is updated. */
+#define ROW_PREFETCH 8
 void mt_optim_update_rows(const mt_optimizer_config *c, int64_t t, float lr, mt_real *table,
                           mt_real *s0, mt_real *s1, int dim, const int64_t *rows,
                           const mt_real *grads, int n_rows) {
     if (dim <= 0 || n_rows <= 0) return;
     optim_k k = optim_prepare(c, t, lr);
     int slots = mt_optim_slots(c->kind);
+    size_t last = (size_t)dim - 1;
     for (int r = 0; r < n_rows; r++) {
+        if (r + ROW_PREFETCH < n_rows) {
+            size_t po = (size_t)rows[r + ROW_PREFETCH] * (size_t)dim;
+            __builtin_prefetch(table + po, 1);
+            __builtin_prefetch(table + po + last, 1);
+            if (slots >= 1) {
+                __builtin_prefetch(s0 + po, 1);
+                __builtin_prefetch(s0 + po + last, 1);
+            }
+            if (slots >= 2) {
+                __builtin_prefetch(s1 + po, 1);
+                __builtin_prefetch(s1 + po + last, 1);
+            }
+        }
         size_t off = (size_t)rows[r] * (size_t)dim;
-        optim_apply(&k, table + off, grads + (size_t)r * (size_t)dim,
-                    slots >= 1 ? s0 + off : NULL, slots >= 2 ? s1 + off : NULL, (size_t)dim);
+        optim_apply_range(&k, table + off, grads + (size_t)r * (size_t)dim,
+                          slots >= 1 ? s0 + off : NULL, slots >= 2 ? s1 + off : NULL,
+                          (size_t)dim);
     }
 }
 
