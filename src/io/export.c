@@ -282,20 +282,13 @@ mtrec_status mt_export_checkpoint(const mt_pipeline *p, const char *checkpoint_p
                                   const char *export_dir, char **version_dir, mt_err *e) {
     if (version_dir) *version_dir = NULL;
     if (!p) return mt_fail(e, MTREC_ERR_ARG, "export: no pipeline");
-    char *path = checkpoint_path ? mt_strdup(checkpoint_path) : mt_ckpt_latest(p->model_dir ? p->model_dir : ".");
-    if (!path)
-        return mt_fail(e, MTREC_ERR_CHECKPOINT, "no checkpoint in model_dir '%s' (train first, or pass --checkpoint_path)",
-                       p->model_dir ? p->model_dir : "");
     mt_mm *mm = NULL;
     mt_model *m = NULL;
     int64_t step = 0;
-    mtrec_status st = mt_mm_create(1, 0, &mm, e);
-    if (st == MTREC_OK) st = mt_model_create_ex(p, 1, mm, (uint64_t)p->train.seed, NULL, 1, &m, e);
-    if (st == MTREC_OK) st = mt_model_load(m, path, 0, &step, e);
+    mtrec_status st = mt_model_open_checkpoint(p, checkpoint_path, 1, 1, &mm, &m, &step, e);
     if (st == MTREC_OK) st = mt_export_write_step(m, step, export_dir, version_dir, e);
     mt_model_free(m);
     mt_mm_free(mm);
-    free(path);
     return st;
 }
 

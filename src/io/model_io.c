@@ -142,6 +142,30 @@ mtrec_status mt_model_load(mt_model *m, const char *path, int with_opt, int64_t 
     return st;
 }
 
+mtrec_status mt_model_open_checkpoint(const mt_pipeline *p, const char *checkpoint_path,
+                                      int max_batch, int threads, mt_mm **mm, mt_model **m,
+                                      int64_t *step, mt_err *e) {
+    *mm = NULL;
+    *m = NULL;
+    const char *dir = p->model_dir ? p->model_dir : ".";
+    char *path = checkpoint_path ? mt_strdup(checkpoint_path) : mt_ckpt_latest(dir);
+    if (!path)
+        return mt_fail(e, MTREC_ERR_CHECKPOINT,
+                       "no checkpoint in model_dir '%s' (train first, or pass --checkpoint_path)", dir);
+    mtrec_status st = mt_mm_create(threads > 0 ? threads : 1, 0, mm, e);
+    if (st == MTREC_OK)
+        st = mt_model_create_ex(p, max_batch > 0 ? max_batch : 32, *mm, (uint64_t)p->train.seed, NULL, 1, m, e);
+    if (st == MTREC_OK) st = mt_model_load(*m, path, 0, step, e);
+    free(path);
+    if (st != MTREC_OK) {
+        mt_model_free(*m);
+        mt_mm_free(*mm);
+        *m = NULL;
+        *mm = NULL;
+    }
+    return st;
+}
+
 mtrec_status mt_model_warm_start(mt_model *m, const char *path, int *loaded, int *skipped, mt_err *e) {
     mt_ckpt *c = NULL;
     mtrec_status st = mt_ckpt_open(path, &c, e);

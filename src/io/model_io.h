@@ -20,4 +20,13 @@ mtrec_status mt_model_load(mt_model *m, const char *path, int with_opt, int64_t 
  * keep their initial values. *loaded / *skipped count tensors (may be NULL). */
 mtrec_status mt_model_warm_start(mt_model *m, const char *path, int *loaded, int *skipped, mt_err *e);
 
+/* Build an inference-only model of p for batches of up to max_batch rows on `threads` cores
+ * and load checkpoint_path, or model_dir's latest checkpoint when it is NULL (none ->
+ * MTREC_ERR_CHECKPOINT saying so). On success the caller owns *mm and *m (free the model,
+ * then the backend); *step (may be NULL) gets the checkpoint's global step. On failure both
+ * are NULL. Used by evaluate, predict and export. */
+mtrec_status mt_model_open_checkpoint(const mt_pipeline *p, const char *checkpoint_path,
+                                      int max_batch, int threads, mt_mm **mm, mt_model **m,
+                                      int64_t *step, mt_err *e);
+
 #endif

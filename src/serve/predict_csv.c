@@ -301,21 +301,14 @@ mtrec_status mt_predict_csv(const mt_pipeline *p, const char *checkpoint_path, c
     c.p = p;
     c.w.f.fd = -1;
     mt_mm *mm = NULL;
-    char **paths = NULL, *ckpt = NULL;
+    char **paths = NULL;
     int n_paths = 0, nf = p->data.n_input_fields;
     int64_t skipped = 0;
     mtrec_status st = parse_reserved(&c, reserved_cols, e);
     if (st != MTREC_OK) goto done;
-    ckpt = checkpoint_path ? mt_strdup(checkpoint_path) : mt_ckpt_latest(p->model_dir ? p->model_dir : ".");
-    if (!ckpt) {
-        st = mt_fail(e, MTREC_ERR_CHECKPOINT, "no checkpoint in model_dir '%s' (train first, or pass --checkpoint_path)",
-                     p->model_dir ? p->model_dir : "");
-        goto done;
-    }
     int B = p->data.batch_size > 0 ? p->data.batch_size : 32;
-    if ((st = mt_mm_create(threads > 0 ? threads : 1, 0, &mm, e)) != MTREC_OK) goto done;
-    if ((st = mt_model_create_ex(p, B, mm, (uint64_t)p->train.seed, NULL, 1, &c.m, e)) != MTREC_OK) goto done;
-    if ((st = mt_model_load(c.m, ckpt, 0, NULL, e)) != MTREC_OK) goto done;
+    if ((st = mt_model_open_checkpoint(p, checkpoint_path, B, threads, &mm, &c.m, NULL, e)) != MTREC_OK)
+        goto done;
     if ((st = mt_serve_io_build(p, &c.io, e)) != MTREC_OK) goto done;
     if ((st = mt_batch_alloc(&c.m->plan, B, &c.b, e)) != MTREC_OK) goto done;
     c.needed = calloc((size_t)(nf > 0 ? nf : 1), 1);
@@ -363,6 +356,5 @@ done:
     mt_serve_io_free(&c.io);
     mt_model_free(c.m);
     mt_mm_free(mm);
-    free(ckpt);
     return st;
 }

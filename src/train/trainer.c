@@ -206,16 +206,10 @@ done:
 mtrec_status mt_eval_checkpoint(const mt_pipeline *p, const char *checkpoint_path, int threads,
                                 mt_eval_result *r, mt_err *e) {
     memset(r, 0, sizeof *r);
-    char *path = checkpoint_path ? mt_strdup(checkpoint_path) : mt_ckpt_latest(p->model_dir ? p->model_dir : ".");
-    if (!path)
-        return mt_fail(e, MTREC_ERR_CHECKPOINT, "no checkpoint in model_dir '%s' (train first, or pass --checkpoint_path)",
-                       p->model_dir ? p->model_dir : "");
     mt_mm *mm = NULL;
     mt_model *m = NULL;
     int64_t step = 0;
-    mtrec_status st = mt_mm_create(threads > 0 ? threads : 1, 0, &mm, e);
-    if (st == MTREC_OK) st = mt_model_create(p, p->data.batch_size, mm, (uint64_t)p->train.seed, &m, e);
-    if (st == MTREC_OK) st = mt_model_load(m, path, 0, &step, e);
+    mtrec_status st = mt_model_open_checkpoint(p, checkpoint_path, p->data.batch_size, threads, &mm, &m, &step, e);
     if (st == MTREC_OK) st = mt_evaluate(m, p->eval_input_path, p->eval.num_examples, step, r, e);
     if (st == MTREC_OK && p->model_dir) {
         char out[4096];
@@ -224,6 +218,5 @@ mtrec_status mt_eval_checkpoint(const mt_pipeline *p, const char *checkpoint_pat
     }
     mt_model_free(m);
     mt_mm_free(mm);
-    free(path);
     return st;
 }
