@@ -85,9 +85,8 @@ mtrec_status mt_train(const mt_pipeline *p, const mt_train_opts *o, mt_train_sum
     uint64_t seed = (uint64_t)p->train.seed;
     int B = p->data.batch_size;
     if ((st = mt_model_create(p, B, mm, seed, &m, e)) != MTREC_OK) goto done;
-    logf_(o, MT_LOG_INFO, "model: %zu dense parameters, %" PRId64 " embedding parameters in %d tables; "
-          "backend %s", mt_model_dense_count(m), mt_model_embedding_count(m), m->n_tables,
-          mt_mm_backend_name(mm));
+    logf_(o, MT_LOG_INFO, "model: %zu dense parameters, %" PRId64 " embedding parameters in %d tables",
+          mt_model_dense_count(m), mt_model_embedding_count(m), m->n_tables);
 
     /* resume, or warm start */
     int64_t step = 0;
@@ -183,6 +182,7 @@ mtrec_status mt_train(const mt_pipeline *p, const mt_train_opts *o, mt_train_sum
     if (step > last_saved && (st = save_ckpt(m, p, step, e)) != MTREC_OK) goto done;
     logf_(o, MT_LOG_INFO, "trained %" PRId64 " steps (%" PRId64 " examples) in %.1f s: %.0f examples/s",
           step - start_step, s->examples, s->seconds, s->examples_per_sec);
+    logf_(o, MT_LOG_INFO, "matrix backend: %s", mt_mm_backend_name(mm));
     if (mt_reader_skipped(rd) > 0)
         logf_(o, MT_LOG_WARN, "ignore_error: skipped %" PRId64 " bad rows", mt_reader_skipped(rd));
     mt_reader_close(rd);
