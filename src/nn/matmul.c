@@ -71,6 +71,11 @@ static mtrec_status mt_mm_epilogue_ref(mt_real *C, int M, int N, const mt_real *
 }
 
 /* ---- MT_DOUBLE: reference loops --------------------------------------------------------- */
+/* Activations the product epilogue can apply (both builds). */
+int mt_mm_act_fusable(mt_activation a) {
+    return a == MT_ACT_RELU || a == MT_ACT_LEAKY_RELU || a == MT_ACT_LINEAR;
+}
+
 #ifdef MT_DOUBLE
 
 struct mt_mm {
@@ -122,10 +127,6 @@ mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_
         }
     }
     return MTREC_OK;
-}
-
-int mt_mm_act_fusable(mt_activation a) {
-    return a == MT_ACT_RELU || a == MT_ACT_LEAKY_RELU || a == MT_ACT_LINEAR;
 }
 
 mtrec_status mt_mm_gemm_epilogue(mt_mm *m, int M, int N, int K, const mt_real *A,
@@ -570,10 +571,6 @@ mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const 
     }
     mm_key k = {.ta = ta != 0, .tb = tb != 0, .M = M, .N = N, .K = K, .beta = beta != 0};
     return mm_run(m, &k, A, B, NULL, NULL, NULL, C, stable);
-}
-
-int mt_mm_act_fusable(mt_activation a) {
-    return a == MT_ACT_RELU || a == MT_ACT_LEAKY_RELU || a == MT_ACT_LINEAR;
 }
 
 mtrec_status mt_mm_gemm_epilogue(mt_mm *m, int M, int N, int K, const mt_real *A,
