@@ -19,18 +19,6 @@
 
 #define N_ROWS 2
 
-static const char *type_name(mtrec_input_type t) {
-    switch (t) {
-    case MTREC_INPUT_INT32: return "INT32";
-    case MTREC_INPUT_INT64: return "INT64";
-    case MTREC_INPUT_FLOAT: return "FLOAT";
-    case MTREC_INPUT_DOUBLE: return "DOUBLE";
-    case MTREC_INPUT_STRING: return "STRING";
-    case MTREC_INPUT_BOOL: return "BOOL";
-    }
-    return "?";
-}
-
 /* Fill row r of values (row form) from "name=value,name=value"; spec is modified. */
 static int parse_row(const mtrec_model *m, char *spec, const char **values, int r) {
     int ni = mtrec_model_num_inputs(m);
@@ -70,7 +58,7 @@ int main(int argc, char **argv) {
     printf("model version %s (mtrec %s)\ninputs:\n", mtrec_model_version(m), mtrec_version());
     for (int i = 0; i < ni; i++)
         printf("  %-24s %-6s default '%s'\n", mtrec_model_input_name(m, i),
-               type_name(mtrec_model_input_type(m, i)), mtrec_model_input_default(m, i));
+               mtrec_input_type_name(mtrec_model_input_type(m, i)), mtrec_model_input_default(m, i));
     printf("outputs:");
     for (int j = 0; j < no; j++) printf(" %s", mtrec_model_output_name(m, j));
     printf("\n");

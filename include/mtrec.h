@@ -75,6 +75,8 @@ int mtrec_model_num_inputs(const mtrec_model *m);
 const char *mtrec_model_input_name(const mtrec_model *m, int i);
 mtrec_input_type mtrec_model_input_type(const mtrec_model *m, int i);
 const char *mtrec_model_input_default(const mtrec_model *m, int i);  /* "" when none */
+/* Name of an input type ("INT32", ..., "STRING"); "UNKNOWN" for other values. Constant. */
+const char *mtrec_input_type_name(mtrec_input_type t);
 /* Index of an input by name, or -1. */
 int mtrec_model_input_index(const mtrec_model *m, const char *name);
 

@@ -430,18 +430,6 @@ void mt_http_encode_status(mt_sbuf *b, const mtrec_model *m) {
     mt_sbuf_puts(b, ",\"state\":\"AVAILABLE\",\"status\":{\"error_code\":\"OK\",\"error_message\":\"\"}}]}");
 }
 
-const char *mt_http_input_type_name(mtrec_input_type t) {
-    switch (t) {
-    case MTREC_INPUT_INT32: return "INT32";
-    case MTREC_INPUT_INT64: return "INT64";
-    case MTREC_INPUT_FLOAT: return "FLOAT";
-    case MTREC_INPUT_DOUBLE: return "DOUBLE";
-    case MTREC_INPUT_STRING: return "STRING";
-    case MTREC_INPUT_BOOL: return "BOOL";
-    }
-    return "UNKNOWN";
-}
-
 void mt_http_encode_metadata(mt_sbuf *b, const char *name, const mtrec_model *m) {
     mt_sbuf_puts(b, "{\"model_spec\":{\"name\":");
     mt_sbuf_json_str(b, name);
@@ -449,7 +437,7 @@ void mt_http_encode_metadata(mt_sbuf *b, const char *name, const mtrec_model *m)
     mt_sbuf_json_str(b, mtrec_model_version(m));
     mt_sbuf_puts(b, "},\"metadata\":{\"signature_def\":{\"signature_def\":{\"serving_default\":{\"inputs\":{");
     for (int i = 0, ni = mtrec_model_num_inputs(m); i < ni; i++) {
-        const char *in = mtrec_model_input_name(m, i), *ty = mt_http_input_type_name(mtrec_model_input_type(m, i));
+        const char *in = mtrec_model_input_name(m, i), *ty = mtrec_input_type_name(mtrec_model_input_type(m, i));
         if (i) mt_sbuf_put(b, ",", 1);
         mt_sbuf_json_str(b, in);
         mt_sbuf_puts(b, ":{\"name\":");

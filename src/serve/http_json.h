@@ -84,7 +84,4 @@ void mt_http_encode_status(mt_sbuf *b, const mtrec_model *m);
  * type, default) and outputs of the signature, in signature order. */
 void mt_http_encode_metadata(mt_sbuf *b, const char *name, const mtrec_model *m);
 
-/* Name of an input type as in pipeline.config ("INT32"). */
-const char *mt_http_input_type_name(mtrec_input_type t);
-
 #endif

@@ -290,6 +290,18 @@ const char *mtrec_model_input_name(const mtrec_model *md, int i) {
     return f ? f->name : NULL;
 }
 
+const char *mtrec_input_type_name(mtrec_input_type t) {
+    switch (t) {
+    case MTREC_INPUT_INT32: return "INT32";
+    case MTREC_INPUT_INT64: return "INT64";
+    case MTREC_INPUT_FLOAT: return "FLOAT";
+    case MTREC_INPUT_DOUBLE: return "DOUBLE";
+    case MTREC_INPUT_STRING: return "STRING";
+    case MTREC_INPUT_BOOL: return "BOOL";
+    }
+    return "UNKNOWN";
+}
+
 mtrec_input_type mtrec_model_input_type(const mtrec_model *md, int i) {
     const mt_input_field *f = input_at(md, i);
     if (!f) return MTREC_INPUT_STRING;
