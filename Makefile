@@ -45,7 +45,7 @@ $(B)/mtrec: cli/mtrec.c $(B)/libmtrec.a
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libmtrec.a $(LIBS)
 
 # Tests named test_*_dbl.c link the double-precision library (MT_DOUBLE).
-$(B)/tests/%: tests/%.c tests/test.h $(B)/libmtrec.a
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libmtrec.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(if $(findstring _dbl,$*),-DMT_DOUBLE) $< -o $@ \
 	  $(if $(findstring _dbl,$*),$(DBL_LIB),$(B)/libmtrec.a) $(LIBS)

@@ -13,80 +13,7 @@
 #include "test.h"
 #include "util/hash.h"
 
-/* ---- a hand-built pipeline (same helper as test_features.c) ---------------------------- */
-typedef struct tpipe {
-    mt_pipeline p;
-    void *allocs[1024];
-    int n_allocs;
-} tpipe;
-
-static void *tp_keep(tpipe *t, void *x) {
-    if (t->n_allocs < (int)(sizeof t->allocs / sizeof t->allocs[0])) t->allocs[t->n_allocs++] = x;
-    return x;
-}
-static char *tp_str(tpipe *t, const char *s) { return s ? tp_keep(t, strdup(s)) : NULL; }
-static void *tp_zalloc(tpipe *t, size_t n) { return tp_keep(t, calloc(1, n ? n : 1)); }
-
-static mt_field_type tp_type(const char *s) {
-    if (!strcmp(s, "INT32")) return MT_T_INT32;
-    if (!strcmp(s, "INT64")) return MT_T_INT64;
-    if (!strcmp(s, "FLOAT")) return MT_T_FLOAT;
-    if (!strcmp(s, "DOUBLE")) return MT_T_DOUBLE;
-    return MT_T_STRING;
-}
-
-static void tp_init(tpipe *t, const char *spec) {
-    memset(t, 0, sizeof *t);
-    t->p.path = tp_str(t, "pipeline.config");
-    t->p.data.input_fields = tp_zalloc(t, 64 * sizeof(mt_input_field));
-    t->p.features = tp_zalloc(t, 32 * sizeof(mt_feature_config));
-    t->p.data.label_fields = tp_zalloc(t, 8 * sizeof(char *));
-    t->p.data.label_field_index = tp_zalloc(t, 8 * sizeof(int));
-    t->p.data.sample_weight_index = -1;
-    t->p.data.separator = ',';
-    char buf[2048];
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        mt_input_field *f = &t->p.data.input_fields[t->p.data.n_input_fields++];
-        char *colon = strchr(tok, ':');
-        f->type = MT_T_STRING;
-        if (colon) { *colon = 0; f->type = tp_type(colon + 1); }
-        f->name = tp_str(t, tok);
-    }
-}
-
-static int tp_input(tpipe *t, const char *name) {
-    for (int i = 0; i < t->p.data.n_input_fields; i++)
-        if (!strcmp(t->p.data.input_fields[i].name, name)) return i;
-    return -1;
-}
-
-static mt_feature_config *tp_feature(tpipe *t, mt_feature_type type, const char *in, int dim) {
-    mt_feature_config *f = &t->p.features[t->p.n_features++];
-    f->type = type;
-    f->n_input_names = 1;
-    f->input_names = tp_zalloc(t, 2 * sizeof(char *));
-    f->input_names[0] = tp_str(t, in);
-    f->input_index[0] = tp_input(t, in);
-    f->input_index[1] = -1;
-    f->feature_name = tp_str(t, in);
-    f->embedding_dim = dim;
-    f->separator = tp_str(t, "|");
-    f->raw_input_dim = 1;
-    f->precision = -1;
-    return f;
-}
-
-static void tp_label(tpipe *t, const char *name) {
-    int k = t->p.data.n_label_fields++;
-    t->p.data.label_fields[k] = tp_str(t, name);
-    t->p.data.label_field_index[k] = tp_input(t, name);
-}
-
-static void tp_free(tpipe *t) {
-    for (int i = 0; i < t->n_allocs; i++) free(t->allocs[i]);
-    t->n_allocs = 0;
-}
+#include "tpipe.h"
 
 /* ---- temp files ----------------------------------------------------------------------- */
 static char g_dir[256];
@@ -121,10 +48,10 @@ static const char *write_text(const char *name, const char *text) {
 /* id (dense raw), name hash, tags hash, x dense raw; label clk */
 static void small_pipeline(tpipe *t) {
     tp_init(t, "id:INT32,name:STRING,tags:STRING,x:FLOAT,clk:INT32");
-    tp_feature(t, MT_FEAT_RAW, "id", 0);
-    tp_feature(t, MT_FEAT_ID, "name", 4)->hash_bucket_size = 1000;
-    tp_feature(t, MT_FEAT_TAG, "tags", 4)->hash_bucket_size = 50;
-    tp_feature(t, MT_FEAT_RAW, "x", 0);
+    tp_feature(t, MT_FEAT_RAW, "id", NULL, 0);
+    tp_feature(t, MT_FEAT_ID, "name", NULL, 4)->hash_bucket_size = 1000;
+    tp_feature(t, MT_FEAT_TAG, "tags", NULL, 4)->hash_bucket_size = 50;
+    tp_feature(t, MT_FEAT_RAW, "x", NULL, 0);
     tp_label(t, "clk");
 }
 
@@ -476,10 +403,10 @@ static void test_taobao(void) {
     tp_init(&t, spec);
     static const int64_t buckets[20] = {0, 0, 10, 100000, 10000, 100000, 100000, 100000, 100000, 100,
                                         100, 10, 10, 10, 10, 10, 10, 100000, 100000, 0};
-    for (int i = 2; i < 17; i++) tp_feature(&t, MT_FEAT_ID, names[i], 16)->hash_bucket_size = buckets[i];
-    tp_feature(&t, MT_FEAT_TAG, names[17], 16)->hash_bucket_size = 100000;
-    tp_feature(&t, MT_FEAT_TAG, names[18], 16)->hash_bucket_size = 100000;
-    tp_feature(&t, MT_FEAT_ID, names[19], 16)->num_buckets = 50;
+    for (int i = 2; i < 17; i++) tp_feature(&t, MT_FEAT_ID, names[i], NULL, 16)->hash_bucket_size = buckets[i];
+    tp_feature(&t, MT_FEAT_TAG, names[17], NULL, 16)->hash_bucket_size = 100000;
+    tp_feature(&t, MT_FEAT_TAG, names[18], NULL, 16)->hash_bucket_size = 100000;
+    tp_feature(&t, MT_FEAT_ID, names[19], NULL, 16)->num_buckets = 50;
     tp_label(&t, "clk");
     tp_label(&t, "buy");
     mt_feature_plan plan;
@@ -617,10 +544,10 @@ static void test_hillstrom(void) {
                 "history:DOUBLE,recency:INT32,zip_code:STRING,channel:STRING,mens:INT32,womens:INT32,"
                 "newbie:INT32");
     t.p.data.with_header = 1;
-    tp_feature(&t, MT_FEAT_ID, "history_segment", 8)->hash_bucket_size = 1000;
-    tp_feature(&t, MT_FEAT_ID, "recency", 8)->num_buckets = 13;
-    tp_feature(&t, MT_FEAT_ID, "zip_code", 8)->hash_bucket_size = 100;
-    tp_feature(&t, MT_FEAT_RAW, "history", 0);
+    tp_feature(&t, MT_FEAT_ID, "history_segment", NULL, 8)->hash_bucket_size = 1000;
+    tp_feature(&t, MT_FEAT_ID, "recency", NULL, 8)->num_buckets = 13;
+    tp_feature(&t, MT_FEAT_ID, "zip_code", NULL, 8)->hash_bucket_size = 100;
+    tp_feature(&t, MT_FEAT_RAW, "history", NULL, 0);
     tp_label(&t, "visit");
     tp_label(&t, "conversion");
     tp_label(&t, "spend");
