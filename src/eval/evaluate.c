@@ -60,7 +60,9 @@ mtrec_status mt_evaluate(mt_model *m, const char *spec, int64_t max_rows, int64_
     int nt = m->n_towers, nk = m->plan.n_keys, nl = m->plan.n_labels;
     tower_store *ts = calloc((size_t)nt, sizeof *ts);
     size_t *caps = calloc((size_t)nt * 3, sizeof *caps);
-    float *tmp = malloc((size_t)m->max_batch * 64 * sizeof *tmp);
+    int max_w = 1;
+    for (int t = 0; t < nt; t++) max_w = MT_MAX(max_w, mt_model_output_width(m, t));
+    float *tmp = malloc((size_t)m->max_batch * (size_t)max_w * sizeof *tmp);  /* one tower's outputs */
     int64_t n = 0;
     if (!ts || !caps || !tmp) { st = mt_fail(e, MTREC_ERR_NOMEM, "out of memory in evaluation"); goto done; }
     for (int t = 0; t < nt; t++) ts[t].width = mt_model_output_width(m, t);
@@ -81,7 +83,6 @@ mtrec_status mt_evaluate(mt_model *m, const char *spec, int64_t max_rows, int64_
                 st = mt_fail(e, MTREC_ERR_NOMEM, "out of memory storing predictions");
                 goto done;
             }
-            if (w > 64) { st = mt_fail(e, MTREC_ERR_UNSUPPORTED, "num_class above 64"); goto done; }
             mt_model_outputs(m, t, tmp);
             memcpy(s->out + (size_t)n * w, tmp, (size_t)B * w * sizeof(float));
             int li = m->towers[t].cfg->label_index;
