@@ -1,8 +1,9 @@
 /* bench_train_compute.c: compute-only training speed of a pipeline's DBMTL model. Batches are
  * read from a CSV once (mt_reader) and kept in memory, then whole training steps run over
  * them: forward, loss + backward, and the trainer's update (mt_optim_update on the dense
- * buffer, mt_optim_update_rows on every table's touched rows), exactly as
- * src/train/trainer.c apply_update does (no clipping: live5 sets none).
+ * buffer, mt_optim_update_rows on every table's touched rows), as
+ * src/train/trainer.c mt_train_apply_update does (timed in two phases here; no clipping:
+ * live5 sets none).
  *
  * Reports examples/s (best of --reps timed runs of --steps steps each, and the median),
  * the model's matrix FLOPs (2*B*in*out per dense kernel forward, x3 for a training step:

@@ -9,6 +9,7 @@
 #include "data/features.h"
 #include "model/dbmtl.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 #include "test.h"
 
 static cJSON *load_json(const char *path) {
@@ -191,12 +192,7 @@ static void test_adam_steps(void) {
         if (step == K - 1) break;
         float lr = mt_lr_at(&oc->lr, step);
         CHECK_NEAR(lr, cJSON_GetObjectItem(g.j, "adam_lr")->valuedouble, 1e-9);
-        mt_optim_update(oc, step + 1, lr, m->params, m->grads, m->opt_s0, m->opt_s1, m->n_params);
-        for (int t = 0; t < m->n_tables; t++) {
-            mt_table *T = &m->tables[t];
-            mt_optim_update_rows(oc, step + 1, lr, T->w, T->s0, T->s1, T->plan->dim, T->grad.rows,
-                                 T->grad.grad, T->grad.n);
-        }
+        mt_train_apply_update(m, step, lr);  /* the trainer's own update */
     }
     /* final weights */
     const cJSON *it;

@@ -38,7 +38,7 @@ static double grad_norm(const mt_model *m) {
     return sqrt(s);
 }
 
-static void apply_update(mt_model *m, int64_t step, float lr) {
+void mt_train_apply_update(mt_model *m, int64_t step, float lr) {
     const mt_optimizer_config *oc = &m->p->train.optimizer;
     float clip = m->p->train.gradient_clipping_by_norm;
     if (clip > 0) {
@@ -153,7 +153,7 @@ mtrec_status mt_train(const mt_pipeline *p, const mt_train_opts *o, mt_train_sum
             goto done;
         }
         float lr = mt_lr_at(&p->train.optimizer.lr, step);
-        apply_update(m, step, lr);
+        mt_train_apply_update(m, step, lr);
         step++;
         s->examples += b->n_rows;
         ex_log += b->n_rows;

@@ -38,6 +38,11 @@ typedef struct mt_train_summary {
     int evaluated;
 } mt_train_summary;
 
+/* One optimizer step at 0-based global step `step` with learning rate lr, from the gradients
+ * of the last mt_model_loss_backward: optional global-norm clipping (dense and the batch's
+ * sparse rows together), the dense update, then the touched embedding rows. */
+void mt_train_apply_update(mt_model *m, int64_t step, float lr);
+
 mtrec_status mt_train(const mt_pipeline *p, const mt_train_opts *o, mt_train_summary *s, mt_err *e);
 
 /* Evaluate the latest checkpoint of model_dir (or `checkpoint_path`) on eval_input_path and
