@@ -68,6 +68,10 @@ mtrec_status mtrec_model_load(const char *path, mtrec_model **out);
 void mtrec_model_free(mtrec_model *m);
 /* Version folder name the model was loaded from (e.g. "1764524400"). Owned by the model. */
 const char *mtrec_model_version(const mtrec_model *m);
+/* Precision of the export: "fp32", or "bf16" (`mtrec export --precision bf16`: kernels and
+ * tables stored as bfloat16; predictors run their products in bf16 with fp32 accumulation on
+ * CPUs with AMX, and in fp32 on the bf16-rounded weights elsewhere). Constant string. */
+const char *mtrec_model_precision(const mtrec_model *m);
 
 /* Inputs: one per input field that the features (and gauc keys) use, in input_fields order
  * (EasyRec's multi-placeholder signature). Names, types and defaults are owned by the model. */

@@ -4,7 +4,7 @@
 # on a free loopback port and, with tests/serve_client.py, checks: both request forms against
 # `mtrec predict` (1e-5), every bad-request class, concurrent clients, a broken new version
 # being skipped, a hot swap under load, /metrics counters, and that SIGTERM lets a request in
-# flight finish and the process exit 0. Exits non-zero naming what failed; the server is
+# flight finish and the process exit 0, and a bf16 export served within bf16 rounding. Exits non-zero naming what failed; the server is
 # stopped and the temp folder removed on any exit.
 set -u
 MTREC=${1:-${MTREC_BIN:-build/release/mtrec}}
@@ -53,18 +53,23 @@ V1=$(ls "$T/exports" | grep -E '^[0-9]+$' | sort -n | tail -n1)
 run "$MTREC" predict -c "$T/pipeline.config" --input_path "$T/eval.csv" --output_path "$T/pred1.csv"
 
 # ---- server ------------------------------------------------------------------------------
+# start_server MODEL_PATH LOG: sets SERVER_PID and PORT (waits for the "listening" line)
+start_server() {
+  "$MTREC" serve --model_path "$1" --model_name live5 --port 0 --threads 4 >"$2" 2>&1 &
+  SERVER_PID=$!
+  PORT=""
+  for _ in $(seq 1 600); do  # up to 60 s (sanitizer builds load slowly)
+    PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$2" | head -n1)
+    [ -n "$PORT" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited before listening"
+    sleep 0.1
+  done
+  [ -n "$PORT" ] || die "no 'listening on HOST:PORT' line in the server log within 60 s"
+  echo "listening on port $PORT"
+}
+
 step "start the server (version $V1)"
-"$MTREC" serve --model_path "$T/exports" --model_name live5 --port 0 --threads 4 >"$T/serve.log" 2>&1 &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 600); do  # up to 60 s (sanitizer builds load slowly)
-  PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$T/serve.log" | head -n1)
-  [ -n "$PORT" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited before listening"
-  sleep 0.1
-done
-[ -n "$PORT" ] || die "no 'listening on HOST:PORT' line in the server log within 60 s"
-echo "listening on port $PORT"
+start_server "$T/exports" "$T/serve.log"
 C=(python3 "$CLIENT" --port "$PORT" --name live5 --csv "$T/eval.csv")
 
 step "both forms against mtrec predict"
@@ -115,4 +120,16 @@ SERVER_PID=""
 [ "$rc" -eq 0 ] || die "the server exited with status $rc after SIGTERM"
 grep -q "stopped" "$T/serve.log" || die "no 'stopped' line in the server log"
 if grep -qiE "AddressSanitizer|runtime error|LeakSanitizer" "$T/serve.log"; then die "sanitizer report in the server log"; fi
+
+# ---- a bf16 export ------------------------------------------------------------------------
+step "a bf16 export: metadata says bf16, answers within bf16 rounding of mtrec predict (fp32)"
+run "$MTREC" export -c "$T/pipeline.config" --export_dir "$T/exports16" --precision bf16
+grep -qE '"precision":[[:space:]]*"bf16"' "$T"/exports16/*/signature.json || die "signature.json of the bf16 export lacks precision bf16"
+start_server "$T/exports16" "$T/serve16.log"
+grep -q "bf16 weights" "$T/serve16.log" || die "the server log does not say bf16 weights"
+python3 "$CLIENT" --port "$PORT" --name live5 --csv "$T/eval.csv" check --pred "$T/pred2.csv" \
+  --tol 0.03 --precision bf16 || die "bf16 export answers"
+kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; SERVER_PID=""
+[ "$rc" -eq 0 ] || die "the bf16 server exited with status $rc after SIGTERM"
+if grep -qiE "AddressSanitizer|runtime error|LeakSanitizer" "$T/serve16.log"; then die "sanitizer report in the bf16 server log"; fi
 echo "cli_serve: all checks passed"

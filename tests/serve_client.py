@@ -29,6 +29,7 @@ import time
 
 TIMEOUT = 60
 FAILURES = []
+TOL = 1e-5  # relative + absolute tolerance against `mtrec predict` (--tol)
 
 
 def fail(msg):
@@ -129,7 +130,7 @@ class Data:
                 return "row %d: keys %r, expected %r" % (r, sorted(g) if isinstance(g, dict) else g, sorted(self.outputs))
             for k in self.outputs:
                 a, b = g[k], exp[r][k]
-                if not isinstance(a, (int, float)) or abs(a - b) > 1e-5 + 1e-5 * abs(b):
+                if not isinstance(a, (int, float)) or abs(a - b) > TOL + TOL * abs(b):
                     return "row %d %s: got %r, mtrec predict wrote %r" % (r, k, a, b)
         return None
 
@@ -156,6 +157,11 @@ def predict_path(name):
 # ---- subcommands -------------------------------------------------------------------------
 def cmd_check(a):
     d = Data(a.port, a.name, a.csv, [a.pred])
+    if a.precision:
+        st, meta, _ = request(a.port, "GET", "/v1/models/%s/metadata" % a.name)
+        got = meta.get("metadata", {}).get("precision") if isinstance(meta, dict) else None
+        if got != a.precision:
+            fail("metadata precision is %r, expected %r" % (got, a.precision))
     n = min(a.rows, len(d.rows))
     rows = list(range(n))
     for columnar in (0, 1):
@@ -170,7 +176,7 @@ def cmd_check(a):
             if why:
                 fail("%s: %s" % (what, why))
             else:
-                print("  %s: %d rows equal mtrec predict" % (what, n))
+                print("  %s: %d rows equal mtrec predict (tolerance %g)" % (what, n, TOL))
     # single rows, one request each, and rows with only some inputs given (the rest default)
     for r in range(min(5, n)):
         st, resp, raw = request(a.port, "POST", predict_path(a.name), d.instances([r], 1))
@@ -520,7 +526,11 @@ def main():
     ap.add_argument("--max_body", type=int, default=8 << 20)
     ap.add_argument("--min_load_failures", type=int, default=0)
     ap.add_argument("--pid", type=int, help="drain: the server's process id")
+    ap.add_argument("--tol", type=float, default=1e-5, help="check: tolerance against --pred")
+    ap.add_argument("--precision", help="check: the precision metadata must say")
     a = ap.parse_args()
+    global TOL
+    TOL = a.tol
     {"check": cmd_check, "errors": cmd_errors, "load": cmd_load, "swap": cmd_swap,
      "metrics": cmd_metrics, "drain": cmd_drain}[a.cmd](a)
 

@@ -3,6 +3,7 @@
  * Everything is written under a fresh temp folder, removed at the end unless
  * MTREC_TEST_KEEP=1 (then its path is printed to stderr, e.g. for tools/read_ckpt.py). */
 #include <errno.h>
+#include <math.h>
 #include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,13 +120,13 @@ static void test_roundtrip(void) {
     mt_real *k = make(272 * 512, 1), *b = make(512, 2), *one = make(1, 3), *sc = make(1, 4),
             *t4 = make(2 * 3 * 4 * 5, 5), *big = make(BIG_N, 6);
     mt_tensor_ref t[] = {
-        {"bottom/dnn_0/kernel", k, {272, 512}, 2},
-        {"bottom/dnn_0/bias", b, {512}, 1},
-        {"one", one, {1}, 1},
-        {"global_step_scalar", sc, {0}, 0},
-        {"empty", NULL, {0, 5}, 2},
-        {"t4", t4, {2, 3, 4, 5}, 4},
-        {"emb/table", big, {BIG_N / 16, 16}, 2},
+        {"bottom/dnn_0/kernel", k, {272, 512}, 2, 0},
+        {"bottom/dnn_0/bias", b, {512}, 1, 0},
+        {"one", one, {1}, 1, 0},
+        {"global_step_scalar", sc, {0}, 0, 0},
+        {"empty", NULL, {0, 5}, 2, 0},
+        {"t4", t4, {2, 3, 4, 5}, 4, 0},
+        {"emb/table", big, {BIG_N / 16, 16}, 2, 0},
     };
     mt_kv meta[] = {{"step", "100"}, {"fingerprint", "a\"b\\c\n\xc3\xa9"}, {"empty", ""}};
     const char *p = tpath("model.ckpt-100");
@@ -213,14 +214,14 @@ static void test_write_args(void) {
     mt_real x[4] = {1, 2, 3, 4};
     mt_err e;
     const char *p = tpath("args.ckpt");
-    mt_tensor_ref dup[] = {{"a", x, {4}, 1}, {"a", x, {4}, 1}};
+    mt_tensor_ref dup[] = {{"a", x, {4}, 1, 0}, {"a", x, {4}, 1, 0}};
     CHECK(mt_ckpt_write(p, dup, 2, NULL, 0, &e) == MTREC_ERR_ARG);
     CHECK_CONTAINS(e.msg, "duplicate tensor name 'a'");
-    mt_tensor_ref nodata[] = {{"a", NULL, {4}, 1}};
+    mt_tensor_ref nodata[] = {{"a", NULL, {4}, 1, 0}};
     CHECK(mt_ckpt_write(p, nodata, 1, NULL, 0, &e) == MTREC_ERR_ARG);
-    mt_tensor_ref neg[] = {{"a", x, {-1}, 1}};
+    mt_tensor_ref neg[] = {{"a", x, {-1}, 1, 0}};
     CHECK(mt_ckpt_write(p, neg, 1, NULL, 0, &e) == MTREC_ERR_ARG);
-    mt_tensor_ref ok[] = {{"a", x, {4}, 1}};
+    mt_tensor_ref ok[] = {{"a", x, {4}, 1, 0}};
     mt_kv reserved[] = {{"crc32", "1"}};
     CHECK(mt_ckpt_write(p, ok, 1, reserved, 1, &e) == MTREC_ERR_ARG);
     CHECK_CONTAINS(e.msg, "reserved");
@@ -235,7 +236,7 @@ static const char *small_ckpt(void) {
     static mt_real a[12], b[5];
     fill(a, 12, 11);
     fill(b, 5, 12);
-    mt_tensor_ref t[] = {{"a", a, {3, 4}, 2}, {"b", b, {5}, 1}};
+    mt_tensor_ref t[] = {{"a", a, {3, 4}, 2, 0}, {"b", b, {5}, 1, 0}};
     mt_kv meta[] = {{"step", "7"}};
     const char *p = tpath("small.ckpt");
     mt_err e;
@@ -409,7 +410,7 @@ static int reads_back(const char *p, const mt_real *x, int64_t n) {
 static void test_atomic(void) {
     enum { N = 300000 };
     mt_real *v1 = make(N, 21), *v2 = make(N, 22);
-    mt_tensor_ref t1[] = {{"w", v1, {N}, 1}}, t2[] = {{"w", v2, {N}, 1}};
+    mt_tensor_ref t1[] = {{"w", v1, {N}, 1, 0}}, t2[] = {{"w", v2, {N}, 1, 0}};
     mt_err e;
     const char *p = tpath("atomic.ckpt");
     CHECK(mt_ckpt_write(p, t1, 1, NULL, 0, &e) == MTREC_OK);
@@ -498,7 +499,7 @@ static void test_index(void) {
     mt_real w[3];
     for (int64_t step = 1; step <= 5; step++) {
         fill(w, 3, (uint32_t)step);
-        mt_tensor_ref t[] = {{"w", w, {3}, 1}};
+        mt_tensor_ref t[] = {{"w", w, {3}, 1, 0}};
         char sv[24];
         snprintf(sv, sizeof sv, "%lld", (long long)step);
         mt_kv meta[] = {{"step", sv}};
@@ -565,7 +566,7 @@ static void test_index(void) {
 
     /* Committing an earlier step keeps later files of an older run untouched and unlisted. */
     fill(w, 3, 99);
-    mt_tensor_ref t[] = {{"w", w, {3}, 1}};
+    mt_tensor_ref t[] = {{"w", w, {3}, 1, 0}};
     char *p2 = mt_ckpt_path(dir, 2);
     CHECK(mt_ckpt_write(p2, t, 1, NULL, 0, &e) == MTREC_OK);
     CHECK(mt_ckpt_commit(dir, 2, 1, &e) == MTREC_OK);
@@ -588,6 +589,66 @@ static void test_index(void) {
     CHECK(count_tmp_files(dir) == 0);
 }
 
+
+/* BF16 tensors (bf16 exports): written rounded to nearest even, read back exactly as those
+ * bf16 values, next to F32 tensors in the same file; the header says BF16 and the data is
+ * 2 bytes per element. */
+static void test_bf16(void) {
+    const float one = 1.0f, eps = 1.0f / 256; /* 1 + 2^-8: halfway between two bf16 values */
+    mt_real v[] = {one, one + eps, one + 3 * eps, -2.5f, 1e-3f, 3.0e38f, 0.0f, -0.0f,
+                   (mt_real)INFINITY, (mt_real)NAN, 1.0f + 5 * eps / 4};
+    /* expected bf16 values: ties go to the even mantissa, others to the nearest (1e-3 and
+     * 3e38 as torch's float32 -> bfloat16 conversion gives them) */
+    const float want[] = {1.0f, 1.0f, one + 4 * eps, -2.5f, 0.00099945068359375f, 3.00405527047391e+38f, 0.0f, -0.0f,
+                          INFINITY, NAN, one + 2 * eps};
+    mt_real f32[3] = {1.0f + eps, 2, 3};
+    mt_tensor_ref t[] = {{"h", v, {11}, 1, 1}, {"f", f32, {3}, 1, 0}};
+    const char *p = tpath("bf16.safetensors");
+    mt_err e = {0};
+    CHECK(mt_ckpt_write(p, t, 2, NULL, 0, &e) == MTREC_OK);
+    long len = 0;
+    unsigned char *raw = slurp(p, &len);
+    CHECK(raw != NULL);
+    if (raw) {
+        CHECK(strstr((char *)raw + 8, "\"dtype\":\"BF16\"") != NULL);
+        uint64_t hl = 0;
+        for (int i = 0; i < 8; i++) hl |= (uint64_t)raw[i] << (8 * i);
+        CHECK(len == (long)(8 + hl + 11 * 2 + 3 * 4));
+    }
+    free(raw);
+    mt_ckpt *c = NULL;
+    CHECK_MSG(mt_ckpt_open(p, &c, &e) == MTREC_OK, "%s", e.msg);
+    if (!c) return;
+    mt_real got[11], g3[3];
+    int64_t sh[1] = {11};
+    CHECK_MSG(mt_ckpt_read(c, "h", got, 11, sh, 1, &e) == MTREC_OK, "%s", e.msg);
+    for (int i = 0; i < 11; i++) {
+        if (isnan(want[i])) CHECK(isnan((double)got[i]));
+        else CHECK_MSG((float)got[i] == want[i] && !signbit((double)got[i]) == !signbit(want[i]),
+                       "[%d] %.9g -> %.9g, want %.9g", i, (double)v[i], (double)got[i], (double)want[i]);
+    }
+    CHECK(mt_ckpt_read(c, "f", g3, 3, NULL, 0, &e) == MTREC_OK);
+    CHECK(g3[0] == f32[0] && g3[2] == 3); /* F32 next to it: exact */
+    mt_ckpt_close(c);
+    /* a BF16 entry whose byte span is F32-sized is refused */
+    const char *q = tpath("bf16_bad.safetensors");
+    const char hdr[] = "{\"x\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    FILE *fp = fopen(q, "wb");
+    if (fp) {
+        uint64_t hl = sizeof hdr - 1;
+        unsigned char lb[8];
+        for (int i = 0; i < 8; i++) lb[i] = (unsigned char)(hl >> (8 * i));
+        fwrite(lb, 1, 8, fp);
+        fwrite(hdr, 1, hl, fp);
+        fwrite("\0\0\0\0\0\0\0\0", 1, 8, fp);
+        fclose(fp);
+    }
+    c = NULL;
+    CHECK(mt_ckpt_open(q, &c, &e) == MTREC_ERR_CHECKPOINT);
+    CHECK_CONTAINS(e.msg, "needs 4");
+    mt_ckpt_close(c);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -608,6 +669,7 @@ int main(void) {
     RUN(test_atomic);
     RUN(test_mkdirs);
     RUN(test_index);
+    RUN(test_bf16);
     const char *keep = getenv("MTREC_TEST_KEEP");
     if (keep && *keep == '1') fprintf(stderr, "kept test files in %s\n", g_dir);
     else nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

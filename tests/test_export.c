@@ -150,7 +150,7 @@ static void test_layout_and_signature(void) {
     pathbuf edb = keep(path2(g_dir, "sig"));
     char *ed = edb.s;
     char *vdir = NULL;
-    mtrec_status st = mt_export_write_step(f.m, 42, ed, &vdir, &e);
+    mtrec_status st = mt_export_write_step(f.m, 42, 0, ed, &vdir, &e);
     CHECK_MSG(st == MTREC_OK, "%s", e.msg);
     if (st) { fixture_close(&f); return; }
     const char *v = base(vdir);
@@ -278,6 +278,71 @@ static void test_weights_round_trip(void) {
     fixture_close(&f);
 }
 
+
+/* --precision bf16: kernels and tables come back as bf16 values (low 16 bits zero) within half
+ * a bf16 ulp (2^-9 relative) of the originals; biases, BN parameters and statistics exact;
+ * the signature says "precision": "bf16" (an fp32 export says "fp32"). */
+static void test_bf16_weights(void) {
+    fixture f;
+    if (fixture_open(&f)) { fixture_close(&f); return; }
+    mt_err e = {0};
+    char *vdir = NULL;
+    mtrec_status st = mt_export_write_step(f.m, 5, 1, path2(g_dir, "bf16"), &vdir, &e);
+    CHECK_MSG(st == MTREC_OK, "%s", e.msg);
+    if (st) { fixture_close(&f); return; }
+    cJSON *sig = load_json(path2(vdir, "signature.json"));
+    const cJSON *pr = sig ? cJSON_GetObjectItemCaseSensitive(sig, "precision") : NULL;
+    CHECK(cJSON_IsString(pr) && !strcmp(pr->valuestring, "bf16"));
+    cJSON_Delete(sig);
+    mt_model *m2 = NULL;
+    CHECK(mt_model_create_ex(&f.p, 4, f.mm, 12345, NULL, 1, &m2, &e) == MTREC_OK);
+    if (m2) CHECK_MSG(mt_model_load(m2, path2(vdir, "model.safetensors"), 0, NULL, &e) == MTREC_OK, "%s", e.msg);
+    int n_kernel = 0, n_rounded = 0, bad = 0;
+    for (int i = 0; m2 && i < f.m->n_info; i++) {
+        const mt_param_info *pi = &f.m->info[i];
+        const mt_real *a = mt_model_param_data(f.m, pi), *b = mt_model_param_data(m2, &m2->info[i]);
+        int64_t n = pi->shape[0] * (pi->ndim > 1 ? pi->shape[1] : 1);
+        n_kernel += pi->is_kernel;
+        for (int64_t k = 0; k < n; k++) {
+            if (!pi->is_kernel) {
+                if (a[k] != b[k] && bad < 3) printf("# %s[%lld] %.9g -> %.9g\n", pi->name, (long long)k, (double)a[k], (double)b[k]);
+                bad += a[k] != b[k];
+                continue;
+            }
+            uint32_t u;
+            float fb = (float)b[k];
+            memcpy(&u, &fb, 4);
+            bad += (u & 0xffff) != 0 || !(fabs((double)a[k] - fb) <= fabs((double)a[k]) / 256);
+            n_rounded += a[k] != b[k];
+        }
+    }
+    for (int t = 0; m2 && t < f.m->n_tables; t++) {
+        int64_t n = (int64_t)f.m->tables[t].plan->rows * f.m->tables[t].plan->dim;
+        for (int64_t k = 0; k < n; k++) {
+            float fa = (float)f.m->tables[t].w[k], fb = (float)m2->tables[t].w[k];
+            uint32_t u;
+            memcpy(&u, &fb, 4);
+            bad += (u & 0xffff) != 0 || !(fabs((double)fa - fb) <= fabs((double)fa) / 256);
+            n_rounded += fa != fb;
+        }
+    }
+    CHECK(n_kernel > 0);
+    CHECK(n_rounded > 0);  /* random fp32 weights do need rounding */
+    CHECK_MSG(bad == 0, "%d values not bf16 within half an ulp / not exact", bad);
+    mt_model_free(m2);
+    free(vdir);
+    /* fp32 export: says so */
+    CHECK(mt_export_write_step(f.m, 5, 0, path2(g_dir, "fp32"), &vdir, &e) == MTREC_OK);
+    sig = vdir ? load_json(path2(vdir, "signature.json")) : NULL;
+    pr = sig ? cJSON_GetObjectItemCaseSensitive(sig, "precision") : NULL;
+    CHECK(cJSON_IsString(pr) && !strcmp(pr->valuestring, "fp32"));
+    cJSON_Delete(sig);
+    free(vdir);
+    /* checkpoints keep fp32: bf16 with optimizer state is refused */
+    CHECK(mt_model_save_ex(f.m, path2(g_dir, "x.ckpt"), 1, 1, 1, &e) == MTREC_ERR_ARG);
+    fixture_close(&f);
+}
+
 static void test_versions_increase(void) {
     fixture f;
     if (fixture_open(&f)) { fixture_close(&f); return; }
@@ -336,7 +401,7 @@ static void test_export_checkpoint(void) {
     char *old = f.p.model_dir;
     f.p.model_dir = md_dir;
     char *vdir = NULL;
-    mtrec_status st = mt_export_checkpoint(&f.p, NULL, path2(g_dir, "from_ckpt"), &vdir, &e);
+    mtrec_status st = mt_export_checkpoint(&f.p, NULL, path2(g_dir, "from_ckpt"), 0, &vdir, &e);
     CHECK_MSG(st == MTREC_OK, "%s", e.msg);
     f.p.model_dir = old;
     if (vdir) {
@@ -354,7 +419,7 @@ static void test_export_checkpoint(void) {
     /* no checkpoint: a clear error */
     pathbuf emptyb = keep(path2(g_dir, "empty_model_dir"));
     f.p.model_dir = emptyb.s;
-    st = mt_export_checkpoint(&f.p, NULL, path2(g_dir, "never"), NULL, &e);
+    st = mt_export_checkpoint(&f.p, NULL, path2(g_dir, "never"), 0, NULL, &e);
     f.p.model_dir = old;
     CHECK(st == MTREC_ERR_CHECKPOINT);
     CHECK_CONTAINS(e.msg, "no checkpoint");
@@ -456,7 +521,7 @@ static void test_corrupt_refused(void) {
 static void test_bad_args(void) {
     mt_err e = {0};
     CHECK(mt_export_write(NULL, g_dir, NULL, &e) == MTREC_ERR_ARG);
-    CHECK(mt_export_checkpoint(NULL, NULL, g_dir, NULL, &e) == MTREC_ERR_ARG);
+    CHECK(mt_export_checkpoint(NULL, NULL, g_dir, 0, NULL, &e) == MTREC_ERR_ARG);
     CHECK(mtrec_model_num_inputs(NULL) == 0);
     CHECK(mtrec_model_version(NULL) == NULL);
     mtrec_model_free(NULL);
@@ -474,6 +539,7 @@ int main(void) {
     }
     RUN(test_layout_and_signature);
     RUN(test_weights_round_trip);
+    RUN(test_bf16_weights);
     RUN(test_versions_increase);
     RUN(test_export_checkpoint);
     RUN(test_corrupt_refused);

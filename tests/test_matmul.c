@@ -125,6 +125,42 @@ static void test_bf16(void) {
     }
 }
 
+
+/* bf16 copies of stable operands: MT_MM_STABLE_B is re-converted after mt_mm_new_step (a
+ * changed B is seen); MT_MM_CONST_B is converted once and kept across steps (the contract:
+ * B never changes, so a changed B is deliberately NOT seen, which shows the copy is reused). */
+static void test_bf16_stable_and_const(void) {
+    mt_mm *m = NULL;
+    CHECK(mt_mm_create(1, 1, &m, NULL) == MTREC_OK);
+    if (!m) return;
+    if (!mt_mm_uses_bf16(m)) {
+        printf("# no AMX: bf16 cache semantics not exercised\n");
+        CHECK(mt_mm_uses_bf16(m) == 0);
+        mt_mm_free(m);
+        return;
+    }
+    enum { M = 8, K = 16, N = 4 };
+    float A[M * K], B[K * N], C[M * N];
+    for (int i = 0; i < M * K; i++) A[i] = 1;
+    for (int i = 0; i < K * N; i++) B[i] = 1;
+    mt_mm_new_step(m);
+    CHECK(mt_mm_gemm_ex(m, 0, 0, M, N, K, A, B, 0, C, MT_MM_STABLE_B) == MTREC_OK);
+    CHECK(C[0] == K);
+    for (int i = 0; i < K * N; i++) B[i] = 2;
+    mt_mm_new_step(m);
+    CHECK(mt_mm_gemm_ex(m, 0, 0, M, N, K, A, B, 0, C, MT_MM_STABLE_B) == MTREC_OK);
+    CHECK(C[0] == 2 * K); /* new step: re-converted */
+    float W[K * N];
+    for (int i = 0; i < K * N; i++) W[i] = 3;
+    CHECK(mt_mm_gemm_ex(m, 0, 0, M, N, K, A, W, 0, C, MT_MM_CONST_B) == MTREC_OK);
+    CHECK(C[0] == 3 * K);
+    for (int i = 0; i < K * N; i++) W[i] = 5;
+    mt_mm_new_step(m);
+    CHECK(mt_mm_gemm_ex(m, 0, 0, M, N, K, A, W, 0, C, MT_MM_CONST_B) == MTREC_OK);
+    CHECK(C[0] == 3 * K); /* frozen: the first copy is reused */
+    mt_mm_free(m);
+}
+
 static void test_name_and_errors(void) {
     mt_mm *m = NULL;
     CHECK(mt_mm_create(1, 0, &m, NULL) == MTREC_OK);
@@ -214,6 +250,7 @@ int main(void) {
     RUN(test_fp32_1thread);
     RUN(test_fp32_2threads);
     RUN(test_bf16);
+    RUN(test_bf16_stable_and_const);
     RUN(test_interleaved_backends);
     RUN(test_dense_float);
     return test_summary();

@@ -212,7 +212,7 @@ static int setup(void) {
     if (s.global_step != 40) { fprintf(stderr, "trained %lld steps\n", (long long)s.global_step); return -1; }
     if (compute_expected()) return -1;
     char *v = NULL;
-    if ((st = mt_export_checkpoint(&g_p, NULL, g_export, &v, &e))) { fprintf(stderr, "export: %s\n", e.msg); return -1; }
+    if ((st = mt_export_checkpoint(&g_p, NULL, g_export, 0, &v, &e))) { fprintf(stderr, "export: %s\n", e.msg); return -1; }
     free(v);
     if (mtrec_model_load(g_export, &g_model)) { fprintf(stderr, "load: %s\n", mtrec_last_error()); return -1; }
     return 0;
@@ -654,6 +654,69 @@ static void test_predict_csv_errors(void) {
     CHECK(st == MTREC_ERR_CHECKPOINT);
 }
 
+
+/* A bf16 export (`mtrec export --precision bf16`): half the weight bytes, signature and API
+ * say bf16, predictions within bf16 rounding of the fp32 model's (products in bf16 on AMX;
+ * elsewhere fp32 products on bf16-rounded weights), repeated calls identical (the frozen
+ * weights' bf16 copies are reused), one row equal to the same row in a batch of 112 padded
+ * rows up to bf16 noise, and argmax columns consistent with their own probabilities. */
+static void test_bf16_export(void) {
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/export_bf16", g_dir);
+    mt_err e = {0};
+    char *v = NULL;
+    CHECK_MSG(mt_export_checkpoint(&g_p, NULL, dir, 1, &v, &e) == MTREC_OK, "%s", e.msg);
+    mtrec_model *m16 = NULL;
+    CHECK_MSG(v && mtrec_model_load(v, &m16) == MTREC_OK, "%s", mtrec_last_error());
+    char w32[800], w16[800];
+    snprintf(w16, sizeof w16, "%s/model.safetensors", v ? v : "");
+    snprintf(w32, sizeof w32, "%s/%s/model.safetensors", g_export, mtrec_model_version(g_model));
+    struct stat s32, s16;
+    CHECK(stat(w32, &s32) == 0 && stat(w16, &s16) == 0);
+    printf("# weights: fp32 %lld bytes, bf16 %lld\n", (long long)s32.st_size, (long long)s16.st_size);
+    CHECK(s16.st_size < s32.st_size); /* kernels and tables in 2 bytes (test_export checks each) */
+    free(v);
+    if (!m16) return;
+    CHECK_STR_EQ(mtrec_model_precision(m16), "bf16");
+    CHECK_STR_EQ(mtrec_model_precision(g_model), "fp32");
+    mtrec_predictor *pr = NULL;
+    CHECK(mtrec_predictor_create(m16, 256, &pr) == MTREC_OK);
+    const char **vals = row_values(0, N_ROWS);
+    size_t len = mtrec_predict_output_size(m16, N_ROWS);
+    float *a = malloc(len * sizeof *a), *b = malloc(len * sizeof *b), one[N_OUT];
+    CHECK(pr && mtrec_predict_rows(pr, N_ROWS, vals, a, len) == MTREC_OK);
+    CHECK(pr && mtrec_predict_rows(pr, N_ROWS, vals, b, len) == MTREC_OK);
+    CHECK(memcmp(a, b, len * sizeof *a) == 0);
+    double dp = 0, dl = 0;
+    int bad_arg = 0;
+    for (int r = 0; r < N_ROWS; r++) {
+        const float *o = a + (size_t)r * N_OUT, *x = g_expect[r];
+        int probs[4] = {0, 3, 4, 5}, logits[5] = {1, 2, 6, 7, 8};
+        for (int k = 0; k < 4; k++) dp = fmax(dp, fabs(o[probs[k]] - x[probs[k]]));
+        for (int k = 0; k < 5; k++) dl = fmax(dl, fabs(o[logits[k]] - x[logits[k]]) / (1 + fabs(x[logits[k]])));
+        int am = o[4] > o[3] ? 1 : 0;
+        if (o[5] > o[3 + am]) am = 2;
+        bad_arg += o[9] != (float)am;
+    }
+    printf("# bf16 export vs fp32: max |dprob| %.4g, max |dlogit|/(1+|logit|) %.4g\n", dp, dl);
+    CHECK(dp < 0.02);
+    CHECK(dl < 0.05);
+    CHECK(dp > 0 || dl > 0 || !s16.st_size); /* the weights really were rounded */
+    CHECK(bad_arg == 0);
+    /* one row alone (1-row shape) vs inside the padded batch */
+    double d1 = 0;
+    for (int r = 0; r < N_ROWS && pr; r += 17) {
+        CHECK(mtrec_predict_rows(pr, 1, vals + (size_t)r * mtrec_model_num_inputs(m16), one, N_OUT) == MTREC_OK);
+        for (int k = 0; k < N_OUT - 1; k++) d1 = fmax(d1, fabs(one[k] - a[(size_t)r * N_OUT + k]) / (1 + fabs(a[(size_t)r * N_OUT + k])));
+    }
+    CHECK(d1 < 0.02);
+    free(a);
+    free(b);
+    free(vals);
+    mtrec_predictor_free(pr);
+    mtrec_model_free(m16);
+}
+
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb; (void)flag; (void)ftw;
     return remove(p);
@@ -673,6 +736,7 @@ int main(void) {
         RUN(test_predict_csv);
         RUN(test_predict_csv_header);
         RUN(test_predict_csv_errors);
+        RUN(test_bf16_export);
     }
     mtrec_model_free(g_model);
     mt_pipeline_free(&g_p);

@@ -5,7 +5,8 @@
  *   {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}   (offsets in the data
  * section) and "__metadata__" to string key/values: the caller's plus "format":
  * "mtrec-ckpt-1" and "crc32": "0x%08x" (zlib crc32 of the whole data section).
- * Tensors are always float32 on disk, converted from/to mt_real.
+ * Tensors are float32 on disk, or bfloat16 when the writer asks (mt_tensor_ref.bf16: bf16
+ * exports), converted from/to mt_real; bf16 is rounded to nearest even, as oneDNN does.
  *
  * Reading maps the file (mmap) and copies each tensor once into the caller's buffer; the
  * header is parsed with cJSON. Files written by other safetensors writers (e.g. Python's
@@ -49,6 +50,7 @@ typedef struct ck_tensor {
     int ndim;
     int64_t shape[CK_MAX_DIMS];
     uint64_t begin, end, numel;
+    int bf16;          /* dtype BF16 (2 bytes per element), else F32 */
 } ck_tensor;
 
 struct mt_ckpt {
@@ -101,12 +103,12 @@ static char *build_header(const mt_tensor_ref *t, int n, const mt_kv *meta, int 
     for (int i = 0; i < n; i++) {
         cJSON *o = cJSON_AddObjectToObject(root, t[i].name);
         cJSON *shape = o ? cJSON_AddArrayToObject(o, "shape") : NULL;
-        if (!shape || !cJSON_AddStringToObject(o, "dtype", "F32")) goto done;
+        if (!shape || !cJSON_AddStringToObject(o, "dtype", t[i].bf16 ? "BF16" : "F32")) goto done;
         for (int d = 0; d < t[i].ndim; d++) {
             cJSON *num = cJSON_CreateNumber((double)t[i].shape[d]);
             if (!num || !cJSON_AddItemToArray(shape, num)) goto done;
         }
-        uint64_t bytes = (uint64_t)shape_numel(t[i].shape, t[i].ndim) * 4;
+        uint64_t bytes = (uint64_t)shape_numel(t[i].shape, t[i].ndim) * (t[i].bf16 ? 2 : 4);
         double offs[2] = {(double)off, (double)(off + bytes)};
         cJSON *oa = cJSON_CreateDoubleArray(offs, 2);
         if (!oa || !cJSON_AddItemToObject(o, "data_offsets", oa)) goto done;
@@ -157,7 +159,7 @@ static mtrec_status check_write_args(const char *path, const mt_tensor_ref *t, i
             return mt_fail(e, MTREC_ERR_ARG, "%s: tensor '%s': bad shape", path, nm);
         if (numel > 0 && !t[i].data)
             return mt_fail(e, MTREC_ERR_ARG, "%s: tensor '%s': no data", path, nm);
-        total += (uint64_t)numel * 4;
+        total += (uint64_t)numel * (t[i].bf16 ? 2 : 4);
         if (total >= CK_MAX_BYTES)
             return mt_fail(e, MTREC_ERR_ARG, "%s: tensors too large for one file", path);
         for (int j = 0; j < i; j++)
@@ -177,33 +179,52 @@ static mtrec_status check_write_args(const char *path, const mt_tensor_ref *t, i
     return MTREC_OK;
 }
 
-/* Streams the data section (float32) into f, accumulating its CRC. */
+/* float -> bfloat16, round to nearest even (NaN stays a quiet NaN), as oneDNN's reorder. */
+static uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* Streams the data section (float32, or bfloat16 for tensors that ask) into f, accumulating
+ * its CRC. Converted tensors go through a chunk buffer; float32 ones (float build) are
+ * written straight from the caller's memory. */
 static mtrec_status write_data(mt_afile *f, const mt_tensor_ref *t, int n, uint32_t *crc_out,
                                mt_err *e) {
     uLong crc = crc32_z(0L, Z_NULL, 0);
-#ifdef MT_DOUBLE
-    float *buf = malloc(sizeof(float) * CK_CONV_CHUNK);
-    if (!buf) return mt_fail(e, MTREC_ERR_NOMEM, "%s: out of memory", f->path);
-#endif
+    float *buf = NULL;
     mtrec_status st = MTREC_OK;
     for (int i = 0; i < n && st == MTREC_OK; i++) {
         size_t numel = (size_t)shape_numel(t[i].shape, t[i].ndim);
-#ifdef MT_DOUBLE
-        for (size_t s = 0; s < numel && st == MTREC_OK; s += CK_CONV_CHUNK) {
-            size_t m = MT_MIN((size_t)CK_CONV_CHUNK, numel - s);
-            for (size_t k = 0; k < m; k++) buf[k] = (float)t[i].data[s + k];
-            crc = crc32_z(crc, (const Bytef *)buf, m * sizeof(float));
-            st = mt_afile_write(f, buf, m * sizeof(float), e);
-        }
-#else
         if (numel == 0) continue;
-        crc = crc32_z(crc, (const Bytef *)t[i].data, numel * sizeof(float));
-        st = mt_afile_write(f, t[i].data, numel * sizeof(float), e);
+#ifndef MT_DOUBLE
+        if (!t[i].bf16) {
+            crc = crc32_z(crc, (const Bytef *)t[i].data, numel * sizeof(float));
+            st = mt_afile_write(f, t[i].data, numel * sizeof(float), e);
+            continue;
+        }
 #endif
+        if (!buf && !(buf = malloc(sizeof(float) * CK_CONV_CHUNK))) {
+            st = mt_fail(e, MTREC_ERR_NOMEM, "%s: out of memory", f->path);
+            break;
+        }
+        for (size_t s = 0; s < numel && st == MTREC_OK; s += CK_CONV_CHUNK) {
+            size_t m = MT_MIN((size_t)CK_CONV_CHUNK, numel - s), bytes;
+            if (t[i].bf16) {
+                uint16_t *h = (uint16_t *)buf;
+                for (size_t k = 0; k < m; k++) h[k] = f32_to_bf16((float)t[i].data[s + k]);
+                bytes = m * 2;
+            } else {
+                for (size_t k = 0; k < m; k++) buf[k] = (float)t[i].data[s + k];
+                bytes = m * sizeof(float);
+            }
+            crc = crc32_z(crc, (const Bytef *)buf, bytes);
+            st = mt_afile_write(f, buf, bytes, e);
+        }
     }
-#ifdef MT_DOUBLE
     free(buf);
-#endif
     *crc_out = (uint32_t)crc;
     return st;
 }
@@ -272,9 +293,10 @@ static mtrec_status parse_entry(const char *path, const cJSON *o, ck_tensor *ct,
         return mt_fail(e, MTREC_ERR_CHECKPOINT,
                        "%s: tensor '%s': header entry needs dtype, shape and data_offsets", path,
                        nm);
-    if (strcmp(dt->valuestring, "F32") != 0)
+    ct->bf16 = strcmp(dt->valuestring, "BF16") == 0;
+    if (strcmp(dt->valuestring, "F32") != 0 && !ct->bf16)
         return mt_fail(e, MTREC_ERR_CHECKPOINT,
-                       "%s: tensor '%s' has dtype %s; mtrec reads only F32", path, nm,
+                       "%s: tensor '%s' has dtype %s; mtrec reads only F32 and BF16", path, nm,
                        dt->valuestring);
     int nd = cJSON_GetArraySize(sh);
     if (nd > CK_MAX_DIMS)
@@ -296,13 +318,14 @@ static mtrec_status parse_entry(const char *path, const cJSON *o, ck_tensor *ct,
     if (cJSON_GetArraySize(of) != 2 || !json_u64(of->child, &ct->begin) ||
         !json_u64(of->child->next, &ct->end) || ct->end < ct->begin)
         return mt_fail(e, MTREC_ERR_CHECKPOINT, "%s: tensor '%s': bad data_offsets", path, nm);
-    if (ct->end - ct->begin != ct->numel * 4) {
+    uint64_t es = ct->bf16 ? 2 : 4;
+    if (ct->end - ct->begin != ct->numel * es) {
         char sb[160];
         return mt_fail(e, MTREC_ERR_CHECKPOINT,
                        "%s: tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64 "] span %" PRIu64
                        " bytes, shape %s needs %" PRIu64,
                        path, nm, ct->begin, ct->end, ct->end - ct->begin,
-                       shape_str(sb, sizeof sb, ct->shape, nd), ct->numel * 4);
+                       shape_str(sb, sizeof sb, ct->shape, nd), ct->numel * es);
     }
     return MTREC_OK;
 }
@@ -354,7 +377,7 @@ static mtrec_status parse_header(mt_ckpt *c, const char *hdr, size_t hlen, mt_er
         }
         mtrec_status st = parse_entry(path, o, &c->t[i], e);
         if (st != MTREC_OK) return st;
-        need += c->t[i].numel * 4;
+        need += c->t[i].numel * (c->t[i].bf16 ? 2 : 4);
         i++;
     }
     if (need > c->data_len)
@@ -565,6 +588,15 @@ mtrec_status mt_ckpt_read(const mt_ckpt *c, const char *name, mt_real *dst, int6
                        n);
     if (n > 0 && !dst) return mt_fail(e, MTREC_ERR_ARG, "checkpoint read: NULL destination");
     const unsigned char *src = c->data + t->begin;
+    if (t->bf16) { /* exact: every bf16 value is a float */
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)src[2 * i] << 16 | (uint32_t)src[2 * i + 1] << 24;
+            float f;
+            memcpy(&f, &u, 4);
+            dst[i] = (mt_real)f;
+        }
+        return MTREC_OK;
+    }
 #ifdef MT_DOUBLE
     for (int64_t i = 0; i < n; i++) {
         float f;

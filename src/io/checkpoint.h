@@ -1,5 +1,5 @@
 /* checkpoint.h: named-tensor files (safetensors container: 8-byte little-endian header
- * length, JSON header, raw little-endian float32 data) with mtrec metadata (step, config
+ * length, JSON header, raw little-endian float32 or bfloat16 data) with mtrec metadata (step, config
  * fingerprint, CRC32 of the data) in the header's "__metadata__". Written atomically:
  * temp file in the same folder, fsync, rename, fsync of the folder. Also the EasyRec-style
  * `checkpoint` index file in model_dir and keep_checkpoint_max pruning. */
@@ -16,6 +16,7 @@ typedef struct mt_tensor_ref {
     const mt_real *data;   /* converted to float32 on write */
     int64_t shape[4];
     int ndim;
+    int bf16;              /* store as BF16 (round to nearest even) instead of F32 */
 } mt_tensor_ref;
 
 typedef struct mt_kv {
@@ -36,7 +37,7 @@ void mt_ckpt_close(mt_ckpt *c);
 const char *mt_ckpt_meta(const mt_ckpt *c, const char *key);
 int mt_ckpt_count(const mt_ckpt *c);
 const char *mt_ckpt_name(const mt_ckpt *c, int i);
-/* Copy tensor `name` into dst (converting to mt_real); its element count must equal n and
+/* Copy tensor `name` (F32 or BF16 on disk) into dst (converting to mt_real); its element count must equal n and
  * its shape must equal shape[0..ndim) when shape != NULL; else MTREC_ERR_CHECKPOINT naming
  * the tensor, the expected and found shapes. Missing tensor -> MTREC_ERR_CHECKPOINT. */
 mtrec_status mt_ckpt_read(const mt_ckpt *c, const char *name, mt_real *dst, int64_t n,

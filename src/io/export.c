@@ -1,8 +1,10 @@
 /* export.c: `mtrec export` bundles: <export_dir>/<version>/ holding
- *   model.safetensors  weights, BN statistics and tables (no optimizer state)
+ *   model.safetensors  weights, BN statistics and tables (no optimizer state); with
+ *                      precision bf16, dense kernels and tables are stored as BF16
  *   pipeline.config    the pipeline's text as loaded
  *   signature.json     {"inputs": [{"name", "type", "default", "index"}...], "outputs": [...],
- *                       "global_step", "model_class", "mtrec_version",
+ *                       "global_step", "model_class", "mtrec_version", "precision" ("fp32" |
+ *                       "bf16": the predictors of a bf16 export run their products in bf16),
  *                       "files": {"model.safetensors": {"size", "crc32"}, "pipeline.config": ...}}
  * version = unix time in seconds, raised above every existing numeric version so versions
  * strictly increase. Everything is written into "<export_dir>/.tmp-<version>-<pid>/" (each
@@ -150,7 +152,7 @@ static void remove_tmp_dir(const char *dir) {
 }
 
 /* ---- signature -------------------------------------------------------------------------- */
-static cJSON *build_signature(const mt_pipeline *p, const mt_serve_io *io, int64_t step,
+static cJSON *build_signature(const mt_pipeline *p, const mt_serve_io *io, int64_t step, int bf16,
                               uint32_t w_crc, uint64_t w_size, uint32_t c_crc, uint64_t c_size) {
     cJSON *root = cJSON_CreateObject();
     cJSON *inputs = cJSON_AddArrayToObject(root, "inputs");
@@ -175,6 +177,7 @@ static cJSON *build_signature(const mt_pipeline *p, const mt_serve_io *io, int64
         bad |= !cJSON_AddNumberToObject(root, "global_step", (double)step);
         bad |= !cJSON_AddStringToObject(root, "model_class", p->model.model_class ? p->model.model_class : "DBMTL");
         bad |= !cJSON_AddStringToObject(root, "mtrec_version", mtrec_version());
+        bad |= !cJSON_AddStringToObject(root, "precision", bf16 ? "bf16" : "fp32");
         cJSON *files = cJSON_AddObjectToObject(root, "files");
         cJSON *fw = files ? cJSON_AddObjectToObject(files, EXPORT_WEIGHTS) : NULL;
         cJSON *fc = files ? cJSON_AddObjectToObject(files, EXPORT_CONFIG) : NULL;
@@ -196,7 +199,7 @@ static cJSON *build_signature(const mt_pipeline *p, const mt_serve_io *io, int64
 /* ---- writing ---------------------------------------------------------------------------- */
 
 /* Write the three files into tmp (an existing empty folder). */
-static mtrec_status write_files(mt_model *m, int64_t step, const char *tmp, mt_err *e) {
+static mtrec_status write_files(mt_model *m, int64_t step, int bf16, const char *tmp, mt_err *e) {
     const mt_pipeline *p = m->p;
     mt_serve_io io = {0};
     char *wpath = mt_path_join(tmp, EXPORT_WEIGHTS), *cpath = mt_path_join(tmp, EXPORT_CONFIG);
@@ -205,7 +208,7 @@ static mtrec_status write_files(mt_model *m, int64_t step, const char *tmp, mt_e
     mtrec_status st = MTREC_OK;
     if (!wpath || !cpath || !spath) { st = mt_fail(e, MTREC_ERR_NOMEM, "%s: out of memory", tmp); goto done; }
     if ((st = mt_serve_io_build(p, &io, e)) != MTREC_OK) goto done;
-    if ((st = mt_model_save(m, wpath, step, 0, e)) != MTREC_OK) goto done;
+    if ((st = mt_model_save_ex(m, wpath, step, 0, bf16, e)) != MTREC_OK) goto done;
     size_t clen = strlen(p->text);
     if ((st = mt_write_file_atomic(cpath, p->text, clen, e)) != MTREC_OK) goto done;
     uint32_t wcrc;
@@ -213,7 +216,7 @@ static mtrec_status write_files(mt_model *m, int64_t step, const char *tmp, mt_e
     /* the CRC is of the bytes on disk, read back: what a loader will check */
     if ((st = file_crc(wpath, &wcrc, &wsize, e)) != MTREC_OK) goto done;
     uint32_t ccrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)p->text, (uInt)clen);
-    sig = build_signature(p, &io, step, wcrc, wsize, ccrc, clen);
+    sig = build_signature(p, &io, step, bf16, wcrc, wsize, ccrc, clen);
     json = sig ? cJSON_Print(sig) : NULL;
     if (!json) { st = mt_fail(e, MTREC_ERR_NOMEM, "%s: out of memory building the signature", spath); goto done; }
     st = mt_write_file_atomic(spath, json, strlen(json), e);
@@ -227,7 +230,7 @@ done:
     return st;
 }
 
-mtrec_status mt_export_write_step(mt_model *m, int64_t global_step, const char *export_dir,
+mtrec_status mt_export_write_step(mt_model *m, int64_t global_step, int bf16, const char *export_dir,
                                   char **version_dir, mt_err *e) {
     if (version_dir) *version_dir = NULL;
     if (!m || !export_dir || !*export_dir)
@@ -249,7 +252,7 @@ mtrec_status mt_export_write_step(mt_model *m, int64_t global_step, const char *
         free(tmp);
         return st;
     }
-    st = write_files(m, global_step, tmp, e);
+    st = write_files(m, global_step, bf16, tmp, e);
     if (st == MTREC_OK) st = mt_fsync_dir(tmp, e);
     char *final = NULL;
     /* rename to the first free version at or above v (another exporter may race us: rename
@@ -275,18 +278,18 @@ mtrec_status mt_export_write_step(mt_model *m, int64_t global_step, const char *
 }
 
 mtrec_status mt_export_write(mt_model *m, const char *export_dir, char **version_dir, mt_err *e) {
-    return mt_export_write_step(m, 0, export_dir, version_dir, e);
+    return mt_export_write_step(m, 0, 0, export_dir, version_dir, e);
 }
 
 mtrec_status mt_export_checkpoint(const mt_pipeline *p, const char *checkpoint_path,
-                                  const char *export_dir, char **version_dir, mt_err *e) {
+                                  const char *export_dir, int bf16, char **version_dir, mt_err *e) {
     if (version_dir) *version_dir = NULL;
     if (!p) return mt_fail(e, MTREC_ERR_ARG, "export: no pipeline");
     mt_mm *mm = NULL;
     mt_model *m = NULL;
     int64_t step = 0;
     mtrec_status st = mt_model_open_checkpoint(p, checkpoint_path, 1, 1, &mm, &m, &step, e);
-    if (st == MTREC_OK) st = mt_export_write_step(m, step, export_dir, version_dir, e);
+    if (st == MTREC_OK) st = mt_export_write_step(m, step, bf16, export_dir, version_dir, e);
     mt_model_free(m);
     mt_mm_free(mm);
     return st;

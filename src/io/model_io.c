@@ -60,8 +60,10 @@ static void tl_free(tensor_list *l) {
     free(l->dst);
 }
 
-/* Every tensor of the model, optionally with optimizer slots. */
-static mtrec_status collect(mt_model *m, int with_opt, tensor_list *l, mt_err *e) {
+/* Every tensor of the model, optionally with optimizer slots. bf16: dense kernels and
+ * embedding tables are marked for BF16 storage (biases, BN parameters and statistics stay
+ * F32: they are small, and BN's folded scale is sensitive to rounding). */
+static mtrec_status collect(mt_model *m, int with_opt, int bf16, tensor_list *l, mt_err *e) {
     int slots = with_opt ? mt_optim_slots(m->p->train.optimizer.kind) : 0;
     mt_optimizer_kind k = m->p->train.optimizer.kind;
     char nm[192];
@@ -70,6 +72,7 @@ static mtrec_status collect(mt_model *m, int with_opt, tensor_list *l, mt_err *e
         mt_param_info *pi = &m->info[i];
         mt_real *d = mt_model_param_data(m, pi);
         bad |= tl_add(l, pi->name, d, pi->shape[0], pi->shape[1], pi->ndim);
+        if (!bad) l->t[l->n - 1].bf16 = bf16 && pi->is_kernel;
         for (int s = 0; s < slots && !pi->is_stat && !bad; s++) {
             snprintf(nm, sizeof nm, "%s/%s", pi->name, slot_name(k, s));
             bad |= tl_add(l, nm, (s == 0 ? m->opt_s0 : m->opt_s1) + pi->offset, pi->shape[0],
@@ -80,6 +83,7 @@ static mtrec_status collect(mt_model *m, int with_opt, tensor_list *l, mt_err *e
         mt_table *T = &m->tables[t];
         snprintf(nm, sizeof nm, "embedding/%s/weights", T->plan->name);
         bad |= tl_add(l, nm, T->w, T->plan->rows, T->plan->dim, 2);
+        if (!bad) l->t[l->n - 1].bf16 = bf16;
         for (int s = 0; s < slots && !bad; s++) {
             snprintf(nm, sizeof nm, "embedding/%s/weights/%s", T->plan->name, slot_name(k, s));
             bad |= tl_add(l, nm, s == 0 ? T->s0 : T->s1, T->plan->rows, T->plan->dim, 2);
@@ -91,8 +95,15 @@ static mtrec_status collect(mt_model *m, int with_opt, tensor_list *l, mt_err *e
 }
 
 mtrec_status mt_model_save(mt_model *m, const char *path, int64_t step, int with_opt, mt_err *e) {
+    return mt_model_save_ex(m, path, step, with_opt, 0, e);
+}
+
+mtrec_status mt_model_save_ex(mt_model *m, const char *path, int64_t step, int with_opt, int bf16,
+                              mt_err *e) {
     tensor_list l = {0};
-    mtrec_status st = collect(m, with_opt, &l, e);
+    if (with_opt && bf16)
+        return mt_fail(e, MTREC_ERR_ARG, "%s: bf16 weights are for exports, not checkpoints", path);
+    mtrec_status st = collect(m, with_opt, bf16, &l, e);
     if (st == MTREC_OK) {
         char stepbuf[32], fp[32];
         snprintf(stepbuf, sizeof stepbuf, "%" PRId64, step);
@@ -100,6 +111,7 @@ mtrec_status mt_model_save(mt_model *m, const char *path, int64_t step, int with
         mt_kv meta[] = {{"global_step", stepbuf},
                         {"config_fingerprint", fp},
                         {"optimizer_state", with_opt ? "yes" : "no"},
+                        {"weights_dtype", bf16 ? "BF16" : "F32"},
                         {"mtrec_version", mtrec_version()}};
         st = mt_ckpt_write(path, l.t, l.n, meta, (int)MT_ARRAY_LEN(meta), e);
     }
@@ -128,7 +140,7 @@ mtrec_status mt_model_load(mt_model *m, const char *path, int with_opt, int64_t 
         if (!os || strcmp(os, "yes") != 0) with_opt = 0;  /* an export: weights only */
     }
     tensor_list l = {0};
-    st = collect(m, with_opt, &l, e);
+    st = collect(m, with_opt, 0, &l, e);
     for (int i = 0; st == MTREC_OK && i < l.n; i++) {
         int64_t n = l.t[i].shape[0] * (l.t[i].ndim > 1 ? l.t[i].shape[1] : 1);
         st = mt_ckpt_read(c, l.t[i].name, l.dst[i], n, l.t[i].shape, l.t[i].ndim, e);
@@ -172,7 +184,7 @@ mtrec_status mt_model_warm_start(mt_model *m, const char *path, int *loaded, int
     if (st != MTREC_OK) return st;
     tensor_list l = {0};
     int nl = 0, ns = 0;
-    st = collect(m, 0, &l, e);
+    st = collect(m, 0, 0, &l, e);
     for (int i = 0; st == MTREC_OK && i < l.n; i++) {
         if (!mt_ckpt_has(c, l.t[i].name)) { ns++; continue; }
         int64_t n = l.t[i].shape[0] * (l.t[i].ndim > 1 ? l.t[i].shape[1] : 1);

@@ -11,6 +11,11 @@
 /* Write model m at global step `step` to path (atomically). with_opt: include optimizer
  * slots (checkpoints) or not (exports). */
 mtrec_status mt_model_save(mt_model *m, const char *path, int64_t step, int with_opt, mt_err *e);
+/* Same; bf16 != 0 stores dense kernels and embedding tables as BF16 (rounded to nearest
+ * even: half the size; the products of a bf16 export round them the same way anyway).
+ * Exports only: with_opt and bf16 together are MTREC_ERR_ARG. Loading accepts either. */
+mtrec_status mt_model_save_ex(mt_model *m, const char *path, int64_t step, int with_opt, int bf16,
+                              mt_err *e);
 
 /* Restore from path. with_opt: also optimizer slots (resume); the config fingerprint must
  * match, else MTREC_ERR_CHECKPOINT. *step (may be NULL) gets the stored global step. */

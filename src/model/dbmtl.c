@@ -21,11 +21,12 @@
  * z is kept only when the activation's derivative needs its input (swish, gelu). */
 static mtrec_status layer_forward(mt_model *m, mt_layer *L, int B, int training, mt_err *e) {
     int64_t n = (int64_t)B * L->out;
+    const int stable = 1 | (m->frozen_weights ? MT_MM_CONST_B : 0);
     const mt_real *W = P(m, L->W), *bias = P(m, L->b);
     mtrec_status st;
     if (L->use_bn && training) {
         st = mt_dense_affine_act_forward(m->mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
-                                         MT_ACT_LINEAR, 1);
+                                         MT_ACT_LINEAR, stable);
         if (st == MTREC_OK)
             mt_bn_act_forward_train(L->act_out, L->mean, L->rstd, L->z, P(m, L->gamma), P(m, L->beta),
                                     S(m, L->mmean), S(m, L->mvar), B, L->out, (mt_real)MT_BN_MOMENTUM,
@@ -36,14 +37,14 @@ static mtrec_status layer_forward(mt_model *m, mt_layer *L, int B, int training,
         mt_bn_fold_infer(sc, sh, P(m, L->gamma), P(m, L->beta), S(m, L->mmean), S(m, L->mvar), L->out,
                          (mt_real)MT_BN_EPS);
         st = mt_dense_affine_act_forward(m->mm, L->act_out, L->x, W, bias, sc, sh, B, L->in, L->out, L->act,
-                                         1);
+                                         stable);
     } else if (training && mt_act_grad_needs_input(L->act)) {
         st = mt_dense_affine_act_forward(m->mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
-                                         MT_ACT_LINEAR, 1);
+                                         MT_ACT_LINEAR, stable);
         if (st == MTREC_OK) mt_act_forward(L->act, L->act_out, L->z, n);
     } else {
         st = mt_dense_affine_act_forward(m->mm, L->act_out, L->x, W, bias, NULL, NULL, B, L->in, L->out,
-                                         L->act, 1);
+                                         L->act, stable);
     }
     if (st != MTREC_OK) return mt_fail(e, st, "dense layer %d->%d failed in the matrix backend: %s", L->in, L->out,
                                           mt_mm_last_error(m->mm));

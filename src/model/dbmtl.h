@@ -116,6 +116,8 @@ typedef struct mt_model {
     double total_loss, reg_loss;
     int inference_only;         /* no gradients or optimizer slots */
     int shares_weights;         /* params, stats and tables belong to another model */
+    int frozen_weights;         /* weights never change while this model and its mt_mm live
+                                 * (a loaded export): bf16 copies of kernels are made once */
     /* activation buffers owned by the model (model_build.c) */
     void **allocs_; int n_allocs_;
 } mt_model;

@@ -64,7 +64,7 @@ mtrec_status mt_dense_affine_act_forward(mt_mm *m, mt_real *out, const mt_real *
     int fuse = mt_mm_act_fusable(act);
     mtrec_status s = mt_mm_gemm_epilogue(m, B, N, K, in, W, b, scale, shift,
                                          fuse ? act : MT_ACT_LINEAR, out,
-                                         stable ? MT_MM_STABLE_A | MT_MM_STABLE_B : 0);
+                                         stable ? MT_MM_STABLE_A | MT_MM_STABLE_B | (stable & MT_MM_CONST_B) : 0);
     if (s == MTREC_OK && !fuse) mt_act_forward(act, out, out, (int64_t)B * N);
     return s;
 }

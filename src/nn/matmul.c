@@ -147,6 +147,7 @@ typedef struct mm_cvt {
     const void *src;
     size_t n;                   /* elements converted in step gen */
     unsigned gen;
+    int frozen;                 /* MT_MM_CONST_B: converted once, valid for every step */
     void *buf;
     size_t bytes;
 } mm_cvt;
@@ -429,7 +430,7 @@ void mt_mm_new_step(mt_mm *m) {
 /* The bf16 buffer for stable operand src[n]: *ready says it already holds this step's copy.
  * Entries come back in the same order every step, so the search starts after the last hit.
  * NULL only when out of memory (first steps only: buffers are kept across steps). */
-static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int *ready) {
+static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int frozen, int *ready) {
     int idx = -1;
     for (int k = 0; k < m->n_cvt; k++) {
         int i = (m->cvt_next + k) % m->n_cvt;
@@ -450,11 +451,12 @@ static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int *ready) {
     }
     mm_cvt *c = &m->cvt[idx];
     m->cvt_next = (idx + 1) % m->n_cvt;
-    *ready = c->gen == m->gen && c->n == n;
+    *ready = c->n == n && (c->gen == m->gen || (frozen && c->frozen));
     if (!*ready && mm_grow(&c->buf, &c->bytes, n)) return NULL;
     if (!*ready) {
         c->n = n;
         c->gen = m->gen;
+        c->frozen = frozen;
     }
     return c->buf;
 }
@@ -497,8 +499,9 @@ static mtrec_status mm_exec(mt_mm *m, mm_prim *p, const mm_key *k, const mt_real
         /* stable operands: converted once per step into their own cached buffer */
         int ready_a = 0, ready_b = 0;
         void *abuf = m->abuf, *bbuf = m->bbuf;
-        if (stable & MT_MM_STABLE_A) abuf = mm_cvt_buf(m, A, (size_t)k->M * k->K, &ready_a);
-        if (stable & MT_MM_STABLE_B) bbuf = mm_cvt_buf(m, B, (size_t)k->K * k->N, &ready_b);
+        if (stable & MT_MM_STABLE_A) abuf = mm_cvt_buf(m, A, (size_t)k->M * k->K, 0, &ready_a);
+        if (stable & (MT_MM_STABLE_B | MT_MM_CONST_B))
+            bbuf = mm_cvt_buf(m, B, (size_t)k->K * k->N, (stable & MT_MM_CONST_B) != 0, &ready_b);
         if (!abuf || !bbuf) {
             snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory for bf16 copies");
             return MTREC_ERR_NOMEM;

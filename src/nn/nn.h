@@ -53,6 +53,10 @@ mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_
  * it (forward, input gradient, weight gradient); in fp32 the flag changes nothing. */
 #define MT_MM_STABLE_A 1
 #define MT_MM_STABLE_B 2
+/* B never changes while this mt_mm lives (weights frozen for inference: a loaded export).
+ * Its bf16 copy is made on first use and kept across steps (mt_mm_new_step does not make
+ * it stale). Use only with an mt_mm that serves one frozen model. */
+#define MT_MM_CONST_B 4
 /* Start a new step: every stable operand's bf16 copy is stale from here on. */
 void mt_mm_new_step(mt_mm *m);
 /* mt_mm_gemm with stability flags. */
@@ -90,7 +94,8 @@ mtrec_status mt_dense_backward_ex(mt_mm *m, mt_real *din, int din_acc, mt_real *
 /* out[B,N] = act(scale * (in @ W + b) + shift): the inference layer, with batch norm on moving
  * statistics folded into scale/shift (per column; NULL when there is no BN). One backend call
  * when mt_mm_act_fusable(act), else the product plus one activation pass. stable != 0: in
- * and W are stable operands (see mt_mm_gemm_ex). */
+ * and W are stable operands (see mt_mm_gemm_ex); MT_MM_CONST_B in stable also marks W as
+ * frozen for the mt_mm's lifetime. */
 mtrec_status mt_dense_affine_act_forward(mt_mm *m, mt_real *out, const mt_real *in,
                                          const mt_real *W, const mt_real *b,
                                          const mt_real *scale, const mt_real *shift, int B,

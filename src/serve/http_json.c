@@ -435,7 +435,9 @@ void mt_http_encode_metadata(mt_sbuf *b, const char *name, const mtrec_model *m)
     mt_sbuf_json_str(b, name);
     mt_sbuf_puts(b, ",\"signature_name\":\"serving_default\",\"version\":");
     mt_sbuf_json_str(b, mtrec_model_version(m));
-    mt_sbuf_puts(b, "},\"metadata\":{\"signature_def\":{\"signature_def\":{\"serving_default\":{\"inputs\":{");
+    mt_sbuf_puts(b, "},\"metadata\":{\"precision\":");
+    mt_sbuf_json_str(b, mtrec_model_precision(m));
+    mt_sbuf_puts(b, ",\"signature_def\":{\"signature_def\":{\"serving_default\":{\"inputs\":{");
     for (int i = 0, ni = mtrec_model_num_inputs(m); i < ni; i++) {
         const char *in = mtrec_model_input_name(m, i), *ty = mtrec_input_type_name(mtrec_model_input_type(m, i));
         if (i) mt_sbuf_put(b, ",", 1);

@@ -591,9 +591,9 @@ mtrec_status mt_serve_run(const mt_serve_opts *o, mt_err *e) {
     }
     pthread_mutex_init(&s.cur_mu, NULL);
     pthread_mutex_init(&s.log_mu, NULL);
-    slog(&s, "loaded version %s of model '%s' from %s in %.3f s (%d inputs, %d outputs, %d predictors)",
+    slog(&s, "loaded version %s of model '%s' from %s in %.3f s (%d inputs, %d outputs, %s weights, %d predictors)",
          mtrec_model_version(s.cur->m), s.name, path, mt_now() - t0, mtrec_model_num_inputs(s.cur->m),
-         mtrec_model_num_outputs(s.cur->m), threads);
+         mtrec_model_num_outputs(s.cur->m), mtrec_model_precision(s.cur->m), threads);
     free(path);
 
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);

@@ -19,9 +19,10 @@
  * (malloc'ed, may be NULL) gets the folder written. */
 mtrec_status mt_export_write(mt_model *m, const char *export_dir, char **version_dir, mt_err *e);
 
-/* Export the latest checkpoint of p->model_dir (or checkpoint_path when non-NULL). */
+/* Export the latest checkpoint of p->model_dir (or checkpoint_path when non-NULL); bf16:
+ * a bf16 export (see mt_export_write_step). */
 mtrec_status mt_export_checkpoint(const mt_pipeline *p, const char *checkpoint_path,
-                                  const char *export_dir, char **version_dir, mt_err *e);
+                                  const char *export_dir, int bf16, char **version_dir, mt_err *e);
 
 /* Newest complete version folder under export_dir (malloc'ed) or NULL. */
 char *mt_export_latest(const char *export_dir);

@@ -46,8 +46,9 @@ void mt_serve_outputs(const mt_model *m, int n, float *out, size_t row_stride);
 const char *mt_serve_filler(const mt_pipeline *p, int field);
 
 /* mt_export_write with the global step recorded in the weights and signature.json
- * (mt_export_write records 0: the model does not know its step). io/export.c. */
-mtrec_status mt_export_write_step(mt_model *m, int64_t global_step, const char *export_dir,
+ * (mt_export_write records 0: the model does not know its step) and the precision (bf16:
+ * kernels and tables stored as BF16, "precision": "bf16" in the signature). io/export.c. */
+mtrec_status mt_export_write_step(mt_model *m, int64_t global_step, int bf16, const char *export_dir,
                                   char **version_dir, mt_err *e);
 
 /* Verify and read an export's files: "<version_dir>/signature.json" parsed, every file it
