@@ -4,9 +4,10 @@
 # and measures, with wrk and bench/serve_post.lua:
 #   - p50/p99 latency of 1-row and 100-row requests from one connection (no queueing);
 #   - requests/s and rows/s at saturation (CONNS connections) for the same two bodies.
-# Prints a table. Not part of the tests (timing depends on the machine).
+# Prints a table per export precision. Not part of the tests (timing depends on the machine).
 # Environment: DURATION (s per run, 10), CONNS (saturation connections, 16), STEPS (training
-# steps, 20), WORK (work folder, build/bench_serve; removed first), SERVER_THREADS (2).
+# steps, 20), WORK (work folder, build/bench_serve; removed first), SERVER_THREADS (2),
+# PRECISIONS (exports to serve, "fp32 bf16": `mtrec export --precision ...`).
 set -eu
 MTREC=${1:-build/release/mtrec}
 case "$MTREC" in /*) ;; *) MTREC="$PWD/$MTREC" ;; esac
@@ -16,6 +17,7 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-16}
 STEPS=${STEPS:-20}
 SERVER_THREADS=${SERVER_THREADS:-2}
+PRECISIONS=${PRECISIONS:-fp32 bf16}
 W=${WORK:-$ROOT/build/bench_serve}
 command -v wrk >/dev/null || { echo "bench_serve: wrk is not installed (apt-get install wrk)"; exit 1; }
 [ -x "$MTREC" ] || { echo "bench_serve: no mtrec binary at $MTREC"; exit 1; }
@@ -35,7 +37,9 @@ sed -e "s|^train_input_path:.*|train_input_path: \"$W/train.csv\"|" \
     -e "s|^eval_input_path:.*|eval_input_path: \"$W/eval.csv\"|" \
     -e "s|^model_dir:.*|model_dir: \"$W/model\"|" "$ROOT/examples/live5.config" >"$W/pipeline.config"
 "$MTREC" train -c "$W/pipeline.config" --num_steps "$STEPS" -q >/dev/null
-"$MTREC" export -c "$W/pipeline.config" --export_dir "$W/exports" >/dev/null 2>&1
+for prec in $PRECISIONS; do
+  "$MTREC" export -c "$W/pipeline.config" --export_dir "$W/exports_$prec" --precision "$prec" >/dev/null
+done
 
 # request bodies: the first 1 and 100 rows of eval.csv, inputs only, in row form
 python3 - "$W" <<'PY'
@@ -50,20 +54,23 @@ for n in (1, 100):
         json.dump({"instances": [inst(r) for r in rows[:n]]}, f)
 PY
 
-"$MTREC" serve --model_path "$W/exports" --port 0 --threads "$SERVER_THREADS" >"$W/serve.log" 2>&1 &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 300); do
-  PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$W/serve.log" | head -n1)
-  [ -n "$PORT" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$W/serve.log"; exit 1; }
-  sleep 0.1
-done
-[ -n "$PORT" ] || { echo "bench_serve: the server did not start"; cat "$W/serve.log"; exit 1; }
-URL="http://127.0.0.1:$PORT"
-# sanity: the body predicts
-curl -sf -H 'Content-Type: application/json' --data-binary @"$W/body_1.json" "$URL/v1/models/model:predict" >/dev/null \
-  || { echo "bench_serve: a 1-row request failed"; exit 1; }
+# start_server EXPORT_DIR: sets SERVER_PID, URL
+start_server() {
+  "$MTREC" serve --model_path "$1" --port 0 --threads "$SERVER_THREADS" >"$W/serve.log" 2>&1 &
+  SERVER_PID=$!
+  PORT=""
+  for _ in $(seq 1 300); do
+    PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$W/serve.log" | head -n1)
+    [ -n "$PORT" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$W/serve.log"; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$PORT" ] || { echo "bench_serve: the server did not start"; cat "$W/serve.log"; exit 1; }
+  URL="http://127.0.0.1:$PORT"
+  # sanity: the body predicts
+  curl -sf -H 'Content-Type: application/json' --data-binary @"$W/body_1.json" "$URL/v1/models/model:predict" >/dev/null \
+    || { echo "bench_serve: a 1-row request failed"; exit 1; }
+}
 
 # run ROWS CONNS WRK_THREADS -> prints a table row
 run() {
@@ -77,11 +84,17 @@ run() {
            v["rps"], v["rps"] * rows, v["non2xx"] + v["socket_errors"] }'
 }
 
-echo
-echo "mtrec serve, live5 model, $SERVER_THREADS server threads, ${DURATION} s per row, $(nproc) CPUs, loopback"
-echo "| rows/req | conns | p50 ms   | p99 ms   | requests/s | rows/s      | errors |"
-echo "|----------|-------|----------|----------|------------|-------------|--------|"
-run 1 1 1
-run 100 1 1
-run 1 "$CONNS" 2
-run 100 "$CONNS" 2
+for prec in $PRECISIONS; do
+  start_server "$W/exports_$prec"
+  echo
+  echo "mtrec serve, live5 model, $prec export, $SERVER_THREADS server threads, ${DURATION} s per row, $(nproc) CPUs, loopback"
+  echo "| rows/req | conns | p50 ms   | p99 ms   | requests/s | rows/s      | errors |"
+  echo "|----------|-------|----------|----------|------------|-------------|--------|"
+  run 1 1 1
+  run 100 1 1
+  run 1 "$CONNS" 2
+  run 100 "$CONNS" 2
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+done

@@ -96,6 +96,12 @@ size_t mtrec_predict_output_size(const mtrec_model *m, int n_rows);
  * thread; calls on different predictors of one model may run concurrently. */
 mtrec_status mtrec_predictor_create(const mtrec_model *m, int max_rows, mtrec_predictor **out);
 void mtrec_predictor_free(mtrec_predictor *p);
+/* Optional, before the first real call: run one prediction (of default-valued rows) for
+ * every internal batch shape a call of up to max_rows rows can use, so the matrix backend's
+ * just-in-time compiled kernels exist before latency matters (otherwise the first call of
+ * each new size pays it: ~5 ms fp32, ~30 ms bf16 for live5). Costs about that per shape;
+ * `mtrec serve` does it for every predictor before a version starts serving. */
+mtrec_status mtrec_predictor_warm_up(mtrec_predictor *p, int max_rows);
 
 /* Row form: values[r * num_inputs + i] is input i of row r as text (as in a CSV field);
  * NULL or "" takes the input's default. out gets n_rows * num_outputs floats, row-major;

@@ -115,6 +115,7 @@ void mt_req_scratch_free(mt_req_scratch *s) {
     free(s->values);
     free(s->columns);
     free(s->stamp);
+    free(s->next_key);
     memset(s, 0, sizeof *s);
 }
 
@@ -136,6 +137,9 @@ static int scratch_reserve(mt_req_scratch *s, size_t n_vals, int n_in) {
         int *st = realloc(s->stamp, (size_t)n_in * sizeof *st);
         if (!st) return -1;
         s->stamp = st;
+        int *nk = realloc(s->next_key, ((size_t)n_in + 1) * sizeof *nk);
+        if (!nk) return -1;
+        s->next_key = nk;
         s->stamp_cap = n_in;
     }
     return 0;
@@ -280,21 +284,30 @@ static mtrec_status decode_instances(const cJSON *inst, const mtrec_model *m, in
     const char **vals = s->values;
     for (size_t k = 0; k < (size_t)n * (size_t)ni; k++) vals[k] = NULL;
     for (int i = 0; i < ni; i++) s->stamp[i] = -1;
+    for (int i = 0; i <= ni; i++) s->next_key[i] = -1;
     int r = 0;
     char where[48];
     for (const cJSON *row = inst->child; row; row = row->next, r++) {
-        snprintf(where, sizeof where, "instances[%d]", r);
-        if (!cJSON_IsObject(row))
+        if (!cJSON_IsObject(row)) {
+            snprintf(where, sizeof where, "instances[%d]", r);
             return mt_fail(e, MTREC_ERR_DATA, "%s must be an object {input: value, ...}, not %s", where, json_kind(row));
+        }
+        int prev = -1;
         for (const cJSON *f = row->child; f; f = f->next) {
-            int i;
-            if (input_of(m, f->string, where, &i, e)) return MTREC_ERR_DATA;
-            if (s->stamp[i] == r) return mt_fail(e, MTREC_ERR_DATA, "%s: input '%s' given twice", where, f->string);
+            int i = s->next_key[prev + 1];
+            if (i < 0 || strcmp(mtrec_model_input_name(m, i), f->string) != 0) {
+                snprintf(where, sizeof where, "instances[%d]", r);
+                if (input_of(m, f->string, where, &i, e)) return MTREC_ERR_DATA;
+                s->next_key[prev + 1] = i;
+            }
+            prev = i;
+            if (s->stamp[i] == r)
+                return mt_fail(e, MTREC_ERR_DATA, "instances[%d]: input '%s' given twice", r, f->string);
             s->stamp[i] = r;
             int bad, rc = value_text(f, mtrec_model_input_type(m, i), s, &vals[(size_t)r * ni + i], &bad);
             if (rc) {
                 char w[96];
-                snprintf(w, sizeof w, "%s.%s", where, f->string);
+                snprintf(w, sizeof w, "instances[%d].%s", r, f->string);
                 return value_error(rc, f, bad, w, http_code, e);
             }
         }
@@ -380,10 +393,93 @@ mtrec_status mt_http_decode_predict(const cJSON *root, const mtrec_model *m, int
 }
 
 /* ==== encoding ============================================================================ */
+/* 10^n in long double, n in 0..60: exact for n <= 27 (5^27 < 2^64), a few roundings
+ * (relative error below 1e-18) above. */
+static long double pow10l_small(int n) {
+    long double r = 1, b = 10;
+    while (n) {  /* square-and-multiply */
+        if (n & 1) r *= b;
+        b *= b;
+        n >>= 1;
+    }
+    return r;
+}
+
+/* Shortest decimal text (at most 9 significant digits) that reads back as v, in plain
+ * notation for 1e-5 <= |v| < 1e17 and d.ddde[+-]X otherwise; "null" for NaN/inf (JSON has
+ * no such numbers). Hand-written because printf has no shortest-float conversion and
+ * "%.9g" was 5-7% of a 100-row request; the digits are found in long double (64-bit
+ * mantissa), whose error (~1e-19 relative) is far below what separates a 9-digit decimal
+ * from a float rounding boundary, and checked by converting back; snprintf is the
+ * fallback. tests/test_http_json.c compares it with strtof and printf on 600k floats. */
+int mt_json_format_float(float v, char *buf) {
+    if (!isfinite(v)) { memcpy(buf, "null", 5); return 4; }
+    char *o = buf;
+    if (signbit(v)) *o++ = '-';
+    long double d = fabsl((long double)v);
+    if (d == 0) { *o++ = '0'; *o = '\0'; return (int)(o - buf); }
+    int e10 = (int)floorl(log10l(d));
+    /* log10l may be one off next to a power of ten: 10^e10 <= d < 10^(e10+1) */
+    long double lo = e10 >= 0 ? pow10l_small(e10) : 1 / pow10l_small(-e10);
+    if (lo > d) e10--;
+    else if (lo * 10 <= d) e10++;
+    long long m = 0;
+    int p = 1;
+    for (; p <= 9; p++) {
+        /* scale by 10^k as a multiplication or a division by an exact power (10^n is exact
+         * in long double for n <= 27), never by an inexact reciprocal: a decimal that is
+         * exactly halfway between two floats must round to even, as strtof does */
+        int k = p - 1 - e10;
+        long double pk = pow10l_small(k < 0 ? -k : k);
+        m = llroundl(k >= 0 ? d * pk : d / pk);
+        long long top = 1;
+        for (int j = 0; j < p; j++) top *= 10;
+        if (m >= top) { /* rounded up to 10^p: one more decade, same digits count */
+            e10++;
+            k--;
+            pk = pow10l_small(k < 0 ? -k : k);
+            m = llroundl(k >= 0 ? d * pk : d / pk);
+        }
+        long double back = k >= 0 ? (long double)m / pk : (long double)m * pk;
+        if ((float)back == fabsf(v)) break;
+    }
+    if (p > 9) return snprintf(buf, 32, "%.9g", (double)v);
+    char dig[12];
+    for (int k = p - 1; k >= 0; k--) { dig[k] = (char)('0' + m % 10); m /= 10; }
+    if (e10 >= -5 && e10 < 17) {
+        if (e10 < 0) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int k = 0; k < -e10 - 1; k++) *o++ = '0';
+            memcpy(o, dig, (size_t)p);
+            o += p;
+        } else if (e10 >= p - 1) {
+            memcpy(o, dig, (size_t)p);
+            o += p;
+            for (int k = 0; k < e10 - (p - 1); k++) *o++ = '0';
+        } else {
+            memcpy(o, dig, (size_t)e10 + 1);
+            o += e10 + 1;
+            *o++ = '.';
+            memcpy(o, dig + e10 + 1, (size_t)(p - e10 - 1));
+            o += p - e10 - 1;
+        }
+    } else {
+        *o++ = dig[0];
+        if (p > 1) {
+            *o++ = '.';
+            memcpy(o, dig + 1, (size_t)p - 1);
+            o += p - 1;
+        }
+        o += sprintf(o, "e%d", e10);
+    }
+    *o = '\0';
+    return (int)(o - buf);
+}
+
 static void put_float(mt_sbuf *b, float v) {
-    if (!isfinite(v)) { mt_sbuf_put(b, "null", 4); return; }
     char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%.9g", (double)v);
+    int n = mt_json_format_float(v, tmp);
     mt_sbuf_put(b, tmp, (size_t)n);
 }
 

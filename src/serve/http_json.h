@@ -44,6 +44,9 @@ typedef struct mt_req_scratch {
     const char ***columns; /* n_inputs column starts (column form) */
     int columns_cap;
     int *stamp;            /* per input: last row that set it (duplicate-key check) */
+    int *next_key;         /* [n_inputs + 1]: input that followed input i - 1 (i = 0: row
+                            * start) in the previous row: the first name guess (rows usually
+                            * list their keys in one order), -1 none */
     int stamp_cap;
     mt_arena_blk *arena;   /* converted numbers and joined lists */
     mt_arena_blk *arena_cur;
@@ -78,6 +81,9 @@ void mt_http_encode_predictions(mt_sbuf *b, const mtrec_model *m, int columnar, 
                                 const float *out);
 /* {"error": msg} */
 void mt_http_encode_error(mt_sbuf *b, const char *msg);
+/* Shortest decimal text that reads back (strtof) as v, NUL-terminated into buf (>= 32
+ * bytes); "null" for NaN and infinities. Returns the length. */
+int mt_json_format_float(float v, char *buf);
 /* TF Serving's GET /v1/models/NAME answer for the serving version. */
 void mt_http_encode_status(mt_sbuf *b, const mtrec_model *m);
 /* GET /v1/models/NAME/metadata: TF Serving's shape with the inputs (name, dtype, mtrec

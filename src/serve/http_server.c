@@ -81,14 +81,19 @@ static mtrec_status serve_model_load(const char *path, int n, serve_model **out,
     sm->slots = calloc((size_t)n, sizeof *sm->slots);
     sm->free_ids = calloc((size_t)n, sizeof *sm->free_ids);
     if (!sm->slots || !sm->free_ids) { serve_model_free(sm); return mt_fail(e, MTREC_ERR_NOMEM, "out of memory"); }
-    for (; sm->n_slots < n; sm->n_slots++) {
-        st = mtrec_predictor_create(sm->m, PREDICTOR_BATCH, &sm->slots[sm->n_slots].p);
+    for (int i = 0; i < n; i++) {
+        st = mtrec_predictor_create(sm->m, PREDICTOR_BATCH, &sm->slots[i].p);
+        if (st == MTREC_OK) {
+            sm->n_slots = i + 1;
+            /* every batch shape compiled now, not during the first requests (or after a swap) */
+            st = mtrec_predictor_warm_up(sm->slots[i].p, PREDICTOR_BATCH);
+        }
         if (st != MTREC_OK) {
             mt_fail(e, st, "%s", mtrec_last_error());
             serve_model_free(sm);
             return st;
         }
-        sm->free_ids[sm->n_free++] = sm->n_slots;
+        sm->free_ids[sm->n_free++] = i;
     }
     *out = sm;
     return MTREC_OK;

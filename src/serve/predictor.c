@@ -420,6 +420,36 @@ static int pad_rows(int n, int max_rows) {
     return k < max_rows ? k : max_rows;
 }
 
+/* Rows [c0, c0 + n) of src as one batch of npad >= n rows (padding repeats the last real
+ * row), forward, outputs of the n real rows into out. */
+static mtrec_status predict_chunk(mtrec_predictor *pr, const cell_src *src, int c0, int n, int npad,
+                                  float *out, mt_err *e) {
+    const mtrec_model *md = pr->model;
+    int ni = md->io.n_inputs;
+    char where[48];
+    pr->b.n_rows = 0;
+    for (int r = 0; r < npad; r++) {
+        if (r < n) {  /* padding rows repeat the last real row's text */
+            for (int i = 0; i < ni; i++) {
+                const char *v = cell(src, ni, c0 + r, i);
+                size_t l = v ? strlen(v) : 0;
+                if (l > INT_MAX)
+                    return mt_fail(e, MTREC_ERR_DATA, "row %d: column '%s': value longer than %d bytes", c0 + r,
+                                   mtrec_model_input_name(md, i), INT_MAX);
+                pr->text[md->io.input_field[i]] = v ? v : "";
+                pr->len[md->io.input_field[i]] = (int)l;
+            }
+        }
+        snprintf(where, sizeof where, "row %d", c0 + (r < n ? r : n - 1));
+        mtrec_status st = mt_batch_add_row(&md->p, &pr->m->plan, &pr->b, pr->text, pr->len, where, e);
+        if (st != MTREC_OK) return st;
+    }
+    mtrec_status st = mt_model_forward(pr->m, &pr->b, 0, e);
+    if (st != MTREC_OK) return st;
+    mt_serve_outputs(pr->m, n, out, (size_t)md->io.n_outputs);
+    return MTREC_OK;
+}
+
 static mtrec_status predict(mtrec_predictor *pr, int n_rows, const cell_src *src, float *out,
                             size_t out_len, const char *fn) {
     mt_err e = {0};
@@ -436,35 +466,40 @@ static mtrec_status predict(mtrec_predictor *pr, int n_rows, const cell_src *src
                 fn, out_len, n_rows, md->io.n_outputs, need);
         return publish(&e);
     }
-    int ni = md->io.n_inputs, no = md->io.n_outputs;
-    char where[48];
     for (int c0 = 0; c0 < n_rows; c0 += pr->max_rows) {
         int n = n_rows - c0 < pr->max_rows ? n_rows - c0 : pr->max_rows;
-        int npad = pad_rows(n, pr->max_rows);
-        pr->b.n_rows = 0;
-        for (int r = 0; r < npad; r++) {
-            if (r < n) {  /* padding rows repeat the last real row's text */
-                for (int i = 0; i < ni; i++) {
-                    const char *v = cell(src, ni, c0 + r, i);
-                    size_t l = v ? strlen(v) : 0;
-                    if (l > INT_MAX) {
-                        mt_fail(&e, MTREC_ERR_DATA, "row %d: column '%s': value longer than %d bytes", c0 + r,
-                                mtrec_model_input_name(md, i), INT_MAX);
-                        return publish(&e);
-                    }
-                    pr->text[md->io.input_field[i]] = v ? v : "";
-                    pr->len[md->io.input_field[i]] = (int)l;
-                }
-            }
-            snprintf(where, sizeof where, "row %d", c0 + (r < n ? r : n - 1));
-            mtrec_status st = mt_batch_add_row(&md->p, &pr->m->plan, &pr->b, pr->text, pr->len, where, &e);
-            if (st != MTREC_OK) return publish(&e);
-        }
-        mtrec_status st = mt_model_forward(pr->m, &pr->b, 0, &e);
+        mtrec_status st = predict_chunk(pr, src, c0, n, pad_rows(n, pr->max_rows),
+                                        out + (size_t)c0 * (size_t)md->io.n_outputs, &e);
         if (st != MTREC_OK) return publish(&e);
-        mt_serve_outputs(pr->m, n, out + (size_t)c0 * (size_t)no, (size_t)no);
     }
     return MTREC_OK;
+}
+
+mtrec_status mtrec_predictor_warm_up(mtrec_predictor *pr, int max_rows) {
+    if (!pr) return arg_error("%s: predictor is NULL", "mtrec_predictor_warm_up");
+    int top = max_rows < pr->max_rows ? max_rows : pr->max_rows;
+    if (top <= 0) return MTREC_OK;
+    const mtrec_model *md = pr->model;
+    /* one row of defaults (NULL values), repeated by the padding up to each batch shape */
+    const char **vals = calloc((size_t)(md->io.n_inputs > 0 ? md->io.n_inputs : 1), sizeof *vals);
+    float *out = malloc(mtrec_predict_output_size(md, 1) * sizeof *out + sizeof *out);
+    cell_src src = {.values = vals, .columns = NULL};
+    mtrec_status st = MTREC_OK;
+    if (!vals || !out) {
+        mt_err e = {0};
+        mt_fail(&e, MTREC_ERR_NOMEM, "mtrec_predictor_warm_up: out of memory");
+        st = publish(&e);
+    }
+    for (int n = 1, last = 0; st == MTREC_OK && n <= top; n++) {
+        int shape = pad_rows(n, pr->max_rows);
+        if (shape == last) continue;
+        last = shape;
+        mt_err e = {0};
+        if ((st = predict_chunk(pr, &src, 0, 1, shape, out, &e)) != MTREC_OK) st = publish(&e);
+    }
+    free(vals);
+    free(out);
+    return st;
 }
 
 mtrec_status mtrec_predict_rows(mtrec_predictor *pr, int n_rows, const char *const *values,
