@@ -13,6 +13,8 @@
 #include "train/optim.h"
 #include "util/hash.h"
 
+#define TABLE_INIT_ROWS 65536 /* rows per independently seeded block of a table's init */
+
 /* ---- allocation bookkeeping ------------------------------------------------------------ */
 typedef struct builder {
     mt_model *m;
@@ -146,13 +148,23 @@ static void init_params(mt_model *m, uint64_t seed) {
     }
     for (int t = 0; t < m->n_tables; t++) {
         mt_table *T = &m->tables[t];
-        mt_rng tr;
-        mt_rng_seed(&tr, seed ^ mt_fnv1a64(T->plan->name, strlen(T->plan->name), 0x5eed));
+        uint64_t tseed = seed ^ mt_fnv1a64(T->plan->name, strlen(T->plan->name), 0x5eed);
         /* TF embedding_column default (EasyRec passes no initializer): truncated normal,
-         * stddev 1/sqrt(dim). (EASYREC_SEMANTICS.md says 0.01/sqrt(dim); the source says 1.) */
+         * stddev 1/sqrt(dim). (EASYREC_SEMANTICS.md says 0.01/sqrt(dim); the source says 1.)
+         * Blocks of TABLE_INIT_ROWS rows draw from their own stream (seeded by table and
+         * block), so large tables initialise on every core and the values do not depend on
+         * the thread count. */
         double sd = 1.0 / sqrt((double)T->plan->dim);
-        size_t n = (size_t)T->plan->rows * (size_t)T->plan->dim;
-        for (size_t k = 0; k < n; k++) T->w[k] = (mt_real)mt_rng_truncated_normal(&tr, sd);
+        int64_t rows = T->plan->rows, dim = T->plan->dim;
+        int64_t nblk = (rows + TABLE_INIT_ROWS - 1) / TABLE_INIT_ROWS;
+#pragma omp parallel for schedule(dynamic, 1) if (nblk > 1)
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            mt_rng tr;
+            mt_rng_seed(&tr, tseed + 0x9e3779b97f4a7c15ull * (uint64_t)blk);
+            int64_t r1 = (blk + 1) * TABLE_INIT_ROWS < rows ? (blk + 1) * TABLE_INIT_ROWS : rows;
+            for (size_t k = (size_t)(blk * TABLE_INIT_ROWS * dim); k < (size_t)(r1 * dim); k++)
+                T->w[k] = (mt_real)mt_rng_truncated_normal(&tr, sd);
+        }
     }
 }
 
