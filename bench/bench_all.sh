@@ -164,6 +164,23 @@ for bb in 256 1024 4096; do
     done
 done
 say "(inference GFLOP/s: 1.055 MFLOP forward per row; one predictor per thread, each single-threaded; text parsing included)"
+# the same model exported with --precision bf16 (kernels and tables in bf16, products on AMX)
+EXP16="$B/export_bf16"
+rm -rf "$EXP16"
+$MTREC export -c "$B/e2e_1_passive.config" --export_dir "$EXP16" --precision bf16 >"$LOG/export_bf16.txt" 2>&1 \
+    || { cat "$LOG/export_bf16.txt"; exit 1; }
+declare -A INF16
+for bb in 256 1024; do
+    secs=2; [ $QUICK = 1 ] && secs=1
+    withpol passive $B/bench_infer "$EXP16" "$B/eval_50k.csv" --batch "$bb" --threads "$(echo $THREADS | tr ' ' ',')" \
+        --seconds $secs --reps 3 >"$LOG/infer16_${bb}.txt" 2>&1
+    for t in $THREADS; do
+        line=$(grep "^RESULT infer batch=$bb threads=$t " "$LOG/infer16_${bb}.txt")
+        INF16["$bb,$t"]=$(echo "$line" | kv rows_per_s)
+        printf '%-7s %-8s %-8s %12s %9s %10s  (bf16 export)\n' "$bb" "$t" passive "${INF16[$bb,$t]:-fail}" \
+            "$(awk -v r="${INF16[$bb,$t]:-0}" 'BEGIN { printf "%.1f", r * 1.055e-3 }')" "$(echo "$line" | kv rss_mb)"
+    done
+done
 
 # ---- the PyTorch peer ------------------------------------------------------------------------
 hr
@@ -218,8 +235,13 @@ for t in $THREADS; do
         c=${TR["1024,$t,$pol,0"]:-0}; g=${TRG["1024,$t,$pol,0"]:-0}; cb=${TR["1024,$t,$pol,1"]:-0}
         say "threads $t ($pol): train fp32 $c examples/s = $g GFLOP/s = $(awk -v g="$g" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of the ${t}-core peak; vs peer ${PT[$t]:-n/a}: $(fdiv "$c" "${PT[$t]:-0}")x; end to end $(fdiv "${E2E[$t,$pol]:-0}" "$c") of compute-only; bf16 $cb = $(fdiv "$cb" "$c")x fp32"
     done
-    say "threads $t: inference C API ${INF[1024,$t]:-n/a} rows/s vs peer ${PI[$t]:-n/a}: $(fdiv "${INF[1024,$t]:-0}" "${PI[$t]:-0}")x"
+    say "threads $t: inference C API fp32 export ${INF[1024,$t]:-n/a} / bf16 export ${INF16[1024,$t]:-n/a} rows/s vs peer ${PI[$t]:-n/a}: $(fdiv "${INF[1024,$t]:-0}" "${PI[$t]:-0}")x / $(fdiv "${INF16[1024,$t]:-0}" "${PI[$t]:-0}")x"
 done
+best=0
+for t in $THREADS; do best=$(awk -v a="$best" -v b="${PI[$t]:-0}" 'BEGIN { print (b > a ? b : a) }'); done
+tl=${THREADS##* }
+say "inference at $tl threads vs the peer's best run ($best rows/s): fp32 export $(fdiv "${INF[1024,$tl]:-0}" "$best")x, bf16 export $(fdiv "${INF16[1024,$tl]:-0}" "$best")x"
+
 row="bf16 - fp32 AUC, mean of $NSEED seed(s):"
 for task in is_click is_view is_on_mic; do
     row="$row $task $(awk -v a="${AUC0[$task]:-0}" -v b="${AUC1[$task]:-0}" -v n="$NSEED" 'BEGIN { if (n > 0) printf "%+.4f", (b - a) / n; else print "n/a" }')"

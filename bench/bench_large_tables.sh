@@ -19,14 +19,14 @@ sed "s/hash_bucket_size: 200000\b/hash_bucket_size: $ROWS/" examples/live5.confi
 grep -q "hash_bucket_size: $ROWS" "$W/large.config" || { echo "could not resize user_id"; exit 1; }
 run() {  # name config
   /usr/bin/time -v env OMP_WAIT_POLICY=passive build/bench/bench_train_compute "$2" "$W/live5_50k.csv" \
-    --threads 1 --batch 1024 --steps 30 --reps 3 > "$W/$1.out" 2> "$W/$1.time"
+    --threads 2 --batch 1024 --steps 30 --reps 3 > "$W/$1.out" 2> "$W/$1.time"
   local rss ex wall
   rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$W/$1.time")
   wall=$(awk -F': ' '/Elapsed \(wall/ {print $2}' "$W/$1.time")
   ex=$(sed -n 's/.*ex_per_s=\([0-9]*\).*median=\([0-9]*\).*/\1 (median \2)/p' "$W/$1.out" | tail -n 1)
   printf '| %-22s | %12s | %10s MB | %s |\n' "$1" "$ex" "$rss" "$wall"
 }
-echo "live5, batch 1024, 1 thread, Adam; user_id table rows as named"
+echo "live5, batch 1024, 2 threads, Adam; user_id table rows as named"
 echo "| table | examples/s | peak RSS | wall (incl. build, init, 8 batches read) |"
 echo "|---|---|---|---|"
 run "user_id 200k rows" examples/live5.config

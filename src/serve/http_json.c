@@ -393,57 +393,80 @@ mtrec_status mt_http_decode_predict(const cJSON *root, const mtrec_model *m, int
 }
 
 /* ==== encoding ============================================================================ */
-/* 10^n in long double, n in 0..60: exact for n <= 27 (5^27 < 2^64), a few roundings
- * (relative error below 1e-18) above. */
-static long double pow10l_small(int n) {
-    long double r = 1, b = 10;
-    while (n) {  /* square-and-multiply */
-        if (n & 1) r *= b;
-        b *= b;
-        n >>= 1;
+/* 10^n in long double for n in 0..60 (compiler-rounded literals: exact for n <= 27, since
+ * 5^27 < 2^64; correctly rounded above). */
+static const long double k_pow10l[61] = {1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L, 1e28L, 1e29L, 1e30L, 1e31L, 1e32L, 1e33L, 1e34L, 1e35L, 1e36L, 1e37L, 1e38L, 1e39L, 1e40L, 1e41L, 1e42L, 1e43L, 1e44L, 1e45L, 1e46L, 1e47L, 1e48L, 1e49L, 1e50L, 1e51L, 1e52L, 1e53L, 1e54L, 1e55L, 1e56L, 1e57L, 1e58L, 1e59L, 1e60L};
+
+/* |v| (as d) printed with p significant digits: the nearest p-digit decimal m * 10^(e10-p+1);
+ * 1 if it reads back as the float v. Scales by exact powers of ten with one multiplication
+ * or division (never an inexact reciprocal), so a decimal exactly halfway between two
+ * floats rounds to even as strtof does. *e10 moves up when rounding carries into a new
+ * decade. */
+static int digits_round_trip(long double d, float av, int p, int *e10, long long *m) {
+    static const long long top[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+                                      1000000000};
+    int e = *e10, k = p - 1 - e;
+    long double pk = k_pow10l[k < 0 ? -k : k];
+    long long q = llroundl(k >= 0 ? d * pk : d / pk);
+    if (q >= top[p]) { /* carried into the next decade: same digit count one power higher */
+        e++;
+        k--;
+        pk = k_pow10l[k < 0 ? -k : k];
+        q = llroundl(k >= 0 ? d * pk : d / pk);
     }
-    return r;
+    long double back = k >= 0 ? (long double)q / pk : (long double)q * pk;
+    *m = q;
+    *e10 = e;
+    return (float)back == av;
 }
 
 /* Shortest decimal text (at most 9 significant digits) that reads back as v, in plain
  * notation for 1e-5 <= |v| < 1e17 and d.ddde[+-]X otherwise; "null" for NaN/inf (JSON has
  * no such numbers). Hand-written because printf has no shortest-float conversion and
- * "%.9g" was 5-7% of a 100-row request; the digits are found in long double (64-bit
- * mantissa), whose error (~1e-19 relative) is far below what separates a 9-digit decimal
- * from a float rounding boundary, and checked by converting back; snprintf is the
- * fallback. tests/test_http_json.c compares it with strtof and printf on 600k floats. */
+ * "%.9g" was 5-7% of a 100-row request. The digit count is found by bisection (more
+ * digits never read back worse, except next to powers of two, hence the final downward
+ * check) in long double (64-bit mantissa), whose error (~1e-19 relative) is far below what
+ * separates a 9-digit decimal from a float rounding boundary; snprintf is the fallback.
+ * tests/test_http_json.c compares it with strtof and printf on 600k floats. */
 int mt_json_format_float(float v, char *buf) {
     if (!isfinite(v)) { memcpy(buf, "null", 5); return 4; }
     char *o = buf;
     if (signbit(v)) *o++ = '-';
-    long double d = fabsl((long double)v);
+    float av = fabsf(v);
+    long double d = (long double)av;
     if (d == 0) { *o++ = '0'; *o = '\0'; return (int)(o - buf); }
-    int e10 = (int)floorl(log10l(d));
-    /* log10l may be one off next to a power of ten: 10^e10 <= d < 10^(e10+1) */
-    long double lo = e10 >= 0 ? pow10l_small(e10) : 1 / pow10l_small(-e10);
-    if (lo > d) e10--;
-    else if (lo * 10 <= d) e10++;
-    long long m = 0;
-    int p = 1;
-    for (; p <= 9; p++) {
-        /* scale by 10^k as a multiplication or a division by an exact power (10^n is exact
-         * in long double for n <= 27), never by an inexact reciprocal: a decimal that is
-         * exactly halfway between two floats must round to even, as strtof does */
-        int k = p - 1 - e10;
-        long double pk = pow10l_small(k < 0 ? -k : k);
-        m = llroundl(k >= 0 ? d * pk : d / pk);
-        long long top = 1;
-        for (int j = 0; j < p; j++) top *= 10;
-        if (m >= top) { /* rounded up to 10^p: one more decade, same digits count */
-            e10++;
-            k--;
-            pk = pow10l_small(k < 0 ? -k : k);
-            m = llroundl(k >= 0 ? d * pk : d / pk);
-        }
-        long double back = k >= 0 ? (long double)m / pk : (long double)m * pk;
-        if ((float)back == fabsf(v)) break;
+    /* decimal exponent: 10^e10 <= d < 10^(e10+1), from the binary exponent then corrected */
+    int be;
+    frexpf(av, &be);
+    int e10 = (int)floor((be - 1) * 0.30102999566398120);
+    for (;;) {
+        long double lo = e10 >= 0 ? k_pow10l[e10] : 1 / k_pow10l[-e10];
+        if (lo > d) e10--;
+        else if (lo * 10 <= d) e10++;
+        else break;
     }
-    if (p > 9) return snprintf(buf, 32, "%.9g", (double)v);
+    int lo_p = 1, hi_p = 9, best_e = e10;
+    long long best_m = 0, m;
+    int e = e10;
+    if (!digits_round_trip(d, av, 9, &e, &m)) return snprintf(buf, 32, "%.9g", (double)v);
+    best_m = m;
+    best_e = e;
+    while (lo_p < hi_p) { /* invariant: hi_p digits read back */
+        int mid = (lo_p + hi_p) / 2;
+        e = e10;
+        if (digits_round_trip(d, av, mid, &e, &m)) { hi_p = mid; best_m = m; best_e = e; }
+        else lo_p = mid + 1;
+    }
+    int p = hi_p;
+    while (p > 1) {
+        e = e10;
+        if (!digits_round_trip(d, av, p - 1, &e, &m)) break;
+        p--;
+        best_m = m;
+        best_e = e;
+    }
+    m = best_m;
+    e10 = best_e;
     char dig[12];
     for (int k = p - 1; k >= 0; k--) { dig[k] = (char)('0' + m % 10); m /= 10; }
     if (e10 >= -5 && e10 < 17) {
@@ -485,6 +508,11 @@ static void put_float(mt_sbuf *b, float v) {
 
 void mt_http_encode_predictions(mt_sbuf *b, const mtrec_model *m, int columnar, int n_rows, const float *out) {
     int no = mtrec_model_num_outputs(m);
+    /* one allocation of about the answer's size instead of a chain of doublings */
+    size_t names = 0;
+    for (int j = 0; j < no; j++) names += strlen(mtrec_model_output_name(m, j)) + 4;
+    sbuf_reserve(b, 32 + (columnar ? names + (size_t)n_rows * (size_t)no * 16
+                                   : (size_t)n_rows * (names + (size_t)no * 16 + 4)));
     if (!columnar) {
         mt_sbuf_puts(b, "{\"predictions\":[");
         for (int r = 0; r < n_rows; r++) {
