@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,11 +147,92 @@ static int scratch_reserve(mt_req_scratch *s, size_t n_vals, int n_in) {
 }
 
 /* ==== decoding ============================================================================ */
+/* ==== cJSON's allocations of a request body: a per-thread arena ========================== */
+/* A 100-row body is ~3,500 cJSON nodes and strings, each a malloc and a free (10-13% of a
+ * request in perf). With mt_http_json_use_arena() installed as cJSON's hooks, the nodes of
+ * the tree mt_http_parse_json builds come from a per-thread bump arena, reset at the next
+ * parse on the same thread (the server parses and deletes a body on one thread, and a
+ * thread holds one body at a time); freeing an arena pointer is a no-op, anything else
+ * (cJSON used outside a parse, e.g. export signatures) goes to malloc/free. The blocks are
+ * released when the thread exits (a pthread key destructor). Hand-written: glibc has no
+ * per-thread region allocator, and cJSON's hooks are the interface it offers. */
+typedef struct json_blk {
+    struct json_blk *next;
+    size_t cap, used;
+    _Alignas(16) unsigned char data[];
+} json_blk;
+
+typedef struct json_arena {
+    json_blk *head;  /* newest (largest) block first */
+    int active;      /* inside mt_http_parse_json */
+    int keyed;       /* registered for the thread-exit destructor */
+} json_arena;
+
+static _Thread_local json_arena tl_json;
+static pthread_key_t json_key;
+static pthread_once_t json_once = PTHREAD_ONCE_INIT;
+
+static void json_arena_release(void *p) {
+    json_arena *a = p;
+    for (json_blk *b = a->head, *n; b; b = n) { n = b->next; free(b); }
+    a->head = NULL;
+}
+
+static void json_key_init(void) { (void)pthread_key_create(&json_key, json_arena_release); }
+
+static void *json_alloc(size_t n) {
+    json_arena *a = &tl_json;
+    if (!a->active) return malloc(n);
+    n = (n + 15) & ~(size_t)15;
+    json_blk *b = a->head;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = b ? 2 * b->cap : (size_t)64 << 10;
+        if (cap < n) cap = n;
+        json_blk *nb = malloc(sizeof *nb + cap);
+        if (!nb) return NULL;
+        nb->next = b;
+        nb->cap = cap;
+        nb->used = 0;
+        a->head = b = nb;
+        if (!a->keyed) {
+            pthread_once(&json_once, json_key_init);
+            a->keyed = pthread_setspecific(json_key, a) == 0;
+        }
+    }
+    void *p = b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+static void json_release(void *p) {
+    for (const json_blk *b = tl_json.head; b; b = b->next)
+        if ((const unsigned char *)p >= b->data && (const unsigned char *)p < b->data + b->cap) return;
+    free(p);
+}
+
+/* Start a parse: the previous body's tree is dead; keep only the largest block. */
+static void json_arena_begin(void) {
+    json_arena *a = &tl_json;
+    if (a->head) {
+        for (json_blk *b = a->head->next, *n; b; b = n) { n = b->next; free(b); }
+        a->head->next = NULL;
+        a->head->used = 0;
+    }
+    a->active = 1;
+}
+
+void mt_http_json_use_arena(void) {
+    static cJSON_Hooks hooks = {json_alloc, json_release};
+    cJSON_InitHooks(&hooks);
+}
+
 mtrec_status mt_http_parse_json(const char *body, size_t len, cJSON **root, mt_err *e) {
     *root = NULL;
     if (len == 0) return mt_fail(e, MTREC_ERR_DATA, "empty request body (expected a JSON object)");
     const char *end = NULL;
+    json_arena_begin();
     cJSON *r = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    tl_json.active = 0;
     size_t off = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
     if (r) {  /* only whitespace may follow the value */
         while (off < len && (body[off] == ' ' || body[off] == '\t' || body[off] == '\n' || body[off] == '\r')) off++;

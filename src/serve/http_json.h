@@ -81,6 +81,10 @@ void mt_http_encode_predictions(mt_sbuf *b, const mtrec_model *m, int columnar, 
                                 const float *out);
 /* {"error": msg} */
 void mt_http_encode_error(mt_sbuf *b, const char *msg);
+/* Install cJSON hooks that take the nodes of each parsed body from a per-thread arena
+ * (process-wide; call once before any thread parses). The tree of mt_http_parse_json must
+ * then be deleted on the thread that parsed it, before that thread parses again. */
+void mt_http_json_use_arena(void);
 /* Shortest decimal text that reads back (strtof) as v, NUL-terminated into buf (>= 32
  * bytes); "null" for NaN and infinities. Returns the length. */
 int mt_json_format_float(float v, char *buf);

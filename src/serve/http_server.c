@@ -573,6 +573,7 @@ mtrec_status mt_serve_run(const mt_serve_opts *o, mt_err *e) {
     double poll = o->poll_seconds == 0 ? 2.0 : o->poll_seconds;
     const char *host = o->host && *o->host ? o->host : "127.0.0.1";
     if (port > 65535) return mt_fail(e, MTREC_ERR_ARG, "serve: port %d is out of range", port);
+    mt_http_json_use_arena();  /* request bodies parse into per-thread arenas */
     if (strpbrk(s.name, "/:\"\\?# \n")) return mt_fail(e, MTREC_ERR_ARG, "serve: model name '%s' may not hold / : \" \\ ? # or blanks", s.name);
 
     char *path = version_path(o->model_path);
