@@ -55,7 +55,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     int ni = mtrec_model_num_inputs(m), no = mtrec_model_num_outputs(m);
-    printf("model version %s (mtrec %s)\ninputs:\n", mtrec_model_version(m), mtrec_version());
+    printf("model version %s (%s weights, mtrec %s)\ninputs:\n", mtrec_model_version(m), mtrec_model_precision(m),
+           mtrec_version());
     for (int i = 0; i < ni; i++)
         printf("  %-24s %-6s default '%s'\n", mtrec_model_input_name(m, i),
                mtrec_input_type_name(mtrec_model_input_type(m, i)), mtrec_model_input_default(m, i));
@@ -80,8 +81,9 @@ int main(int argc, char **argv) {
         for (int i = 0; i < ni; i++) values[(size_t)1 * ni + i] = "1";
     }
 
-    /* one predictor per thread; this program has one thread */
-    if (mtrec_predictor_create(m, 16, &p) != MTREC_OK ||
+    /* one predictor per thread; this program has one thread. A server would warm it up first
+     * (mtrec_predictor_warm_up) so no request pays the kernels' compilation. */
+    if (mtrec_predictor_create(m, 16, &p) != MTREC_OK || mtrec_predictor_warm_up(p, 16) != MTREC_OK ||
         mtrec_predict_rows(p, N_ROWS, values, out_rows, len) != MTREC_OK) {
         fprintf(stderr, "predict_example: %s\n", mtrec_last_error());
         goto done;
