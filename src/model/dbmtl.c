@@ -78,7 +78,7 @@ static mtrec_status mlp_forward(mt_model *m, mt_mlp *mlp, int B, int training, m
 /* Only the MLP's output gradient is accumulated by several consumers and needs zeroing; the
  * inner layers' dh are written by the layer above (layer_backward with dx_acc == 0). */
 static void mlp_zero_grads(mt_mlp *mlp, int B) {
-    if (mlp->n > 0) memset(mlp->dy, 0, (size_t)B * (size_t)mlp->out * sizeof(mt_real));
+    if (mlp->n > 0) mt_zero(mlp->dy, (int64_t)B * mlp->out);
 }
 
 /* Backward through the layers, last to first. in_fresh: mlp->dx has no other producer, so the
@@ -102,7 +102,12 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
     const mt_feature_plan *plan = &m->plan;
     int gw = plan->group_width;
 
-    /* 1. embeddings (and raw dense values) -> X[B, group_width] */
+    /* 1. embeddings (and raw dense values) -> X[B, group_width]: features write disjoint
+     * columns, so they are spread over the threads (each one alone is usually too small to
+     * split: 1024 rows x 16 dims) */
+    int64_t emb_work = 0;
+    for (int i = 0; i < plan->n_items; i++) emb_work += (int64_t)B * plan->items[i].width;
+#pragma omp parallel for schedule(dynamic, 1) if (plan->n_items > 1 && emb_work >= mt_nn_par_min())
     for (int i = 0; i < plan->n_items; i++) {
         const mt_feature_plan_item *it = &plan->items[i];
         if (it->out == MT_OUT_EMBED) {
@@ -237,6 +242,48 @@ static double kernel_sumsq(const mt_model *m) {
     return s;
 }
 
+/* ---- embedding regularization ----------------------------------------------------------- */
+#define EMB_ROWS 64  /* rows per partial sum: fixed, so the sum does not depend on threads */
+
+/* sum of squares of the embedded columns of X (features in plan order within a row block,
+ * blocks summed in order) */
+static double emb_sumsq(const mt_model *m, int B) {
+    int gw = m->plan.group_width, nb = (B + EMB_ROWS - 1) / EMB_ROWS;
+    double *part = (double *)m->scratch[2];  /* [nb] doubles: scratch is >= B floats wide */
+#pragma omp parallel for schedule(static) if ((int64_t)B * gw >= mt_nn_par_min())
+    for (int k = 0; k < nb; k++) {
+        double s = 0;
+        for (int i = 0; i < m->plan.n_items; i++) {
+            const mt_feature_plan_item *it = &m->plan.items[i];
+            if (it->out != MT_OUT_EMBED) continue;
+            for (int r = k * EMB_ROWS; r < B && r < (k + 1) * EMB_ROWS; r++) {
+                const mt_real *x = m->X + (size_t)r * gw + it->group_offset;
+#pragma omp simd reduction(+ : s)
+                for (int j = 0; j < it->width; j++) s += (double)x[j] * x[j];
+            }
+        }
+        part[k] = s;
+    }
+    double t = 0;
+    for (int k = 0; k < nb; k++) t += part[k];
+    return t;
+}
+
+/* dX += er * X on the embedded columns */
+static void emb_reg_grad(mt_model *m, int B, mt_real er) {
+    int gw = m->plan.group_width;
+#pragma omp parallel for schedule(static) if ((int64_t)B * gw >= mt_nn_par_min())
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < m->plan.n_items; i++) {
+            const mt_feature_plan_item *it = &m->plan.items[i];
+            if (it->out != MT_OUT_EMBED) continue;
+            const mt_real *restrict x = m->X + (size_t)r * gw + it->group_offset;
+            mt_real *restrict dx = m->dX + (size_t)r * gw + it->group_offset;
+#pragma omp simd
+            for (int j = 0; j < it->width; j++) dx[j] += er * x[j];
+        }
+}
+
 mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regularize, int backward,
                                     mt_err *e) {
     int B = m->B;
@@ -251,17 +298,17 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
     if (backward) {
         /* dense gradients start at their l2 term (kernels) or zero; the products accumulate */
         reg += 0.5 * l2 * init_dense_grads(m, (mt_real)l2);
-        if (m->bottom.n == 0) memset(m->dX, 0, (size_t)B * (size_t)m->plan.group_width * sizeof(mt_real));
+        if (m->bottom.n == 0) mt_zero(m->dX, (int64_t)B * m->plan.group_width);
         mlp_zero_grads(&m->bottom, B);
         for (int x = 0; x < m->num_expert; x++) mlp_zero_grads(&m->experts[x], B);
         for (int t = 0; t < m->n_towers; t++) {
             mt_tower *T = &m->towers[t];
             mlp_zero_grads(&T->dnn, B);
             mlp_zero_grads(&T->rel, B);
-            if (T->rel.n == 0) memset(T->drel_in, 0, (size_t)B * (size_t)T->rel_in_width * sizeof(mt_real));
+            if (T->rel.n == 0) mt_zero(T->drel_in, (int64_t)B * T->rel_in_width);
             memset(T->dlogits, 0, (size_t)B * (size_t)T->cfg->num_class * sizeof(mt_real));
             if (m->num_expert) {
-                memset(T->dtask_in, 0, (size_t)B * (size_t)m->experts[0].out * sizeof(mt_real));
+                mt_zero(T->dtask_in, (int64_t)B * m->experts[0].out);
                 memset(T->dgate, 0, (size_t)B * (size_t)m->num_expert * sizeof(mt_real));
             }
         }
@@ -301,19 +348,7 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
     /* embedding regularization: emb_reg * 1/2 ||looked-up||^2 (its gradient is added to dX
      * after the bottom's backward, which writes dX) */
     double er_loss = regularize ? p->model.embedding_regularization : 0;
-    if (er_loss > 0) {
-        int gw = m->plan.group_width;
-        for (int i = 0; i < m->plan.n_items; i++) {
-            const mt_feature_plan_item *it = &m->plan.items[i];
-            if (it->out != MT_OUT_EMBED) continue;
-            double s = 0;
-            for (int r = 0; r < B; r++) {
-                const mt_real *x = m->X + (size_t)r * gw + it->group_offset;
-                for (int j = 0; j < it->width; j++) s += (double)x[j] * x[j];
-            }
-            reg += 0.5 * er_loss * s;
-        }
-    }
+    if (er_loss > 0) reg += 0.5 * er_loss * emb_sumsq(m, B);
     m->reg_loss = reg;
     m->total_loss = total + reg;
     if (!backward) return MTREC_OK;
@@ -353,18 +388,7 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
 
     /* embedding regularization gradient: dX += emb_reg * X on the embedded columns */
     double er = regularize ? p->model.embedding_regularization : 0;
-    if (er > 0) {
-        int gw = m->plan.group_width;
-        for (int i = 0; i < m->plan.n_items; i++) {
-            const mt_feature_plan_item *it = &m->plan.items[i];
-            if (it->out != MT_OUT_EMBED) continue;
-            for (int r = 0; r < B; r++) {
-                const mt_real *x = m->X + (size_t)r * gw + it->group_offset;
-                mt_real *dx = m->dX + (size_t)r * gw + it->group_offset;
-                for (int j = 0; j < it->width; j++) dx[j] += (mt_real)er * x[j];
-            }
-        }
-    }
+    if (er > 0) emb_reg_grad(m, B, (mt_real)er);
 
     /* embeddings: sparse row gradients */
     const mt_feature_plan *plan = &m->plan;

@@ -32,7 +32,9 @@
 
 /* Below this many elements a loop stays on the calling thread: a fork/join costs ~1 us with a
  * spinning pool, 20-50 us when idle threads sleep (mt_nn_threads_sleep). */
-#define PAR_MIN (mt_nn_threads_sleep() ? 131072 : 32768)
+#define PAR_MIN mt_nn_par_min()
+
+int64_t mt_nn_par_min(void) { return mt_nn_threads_sleep() ? 131072 : 32768; }
 /* Column block of the per-column reductions (BN, bias gradient): one block's partial sums
  * live on the stack and a block of B rows stays in L2. */
 #define CB 64
@@ -728,18 +730,35 @@ void mt_mix_backward(mt_real *dgate, mt_real *const *dexperts, const mt_real *do
 void mt_copy_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
                   int src_stride, int src_off, int B, int width) {
     if (width <= 0) return;
-    for (int r = 0; r < B; r++)
-        memcpy(dst + (size_t)r * dst_stride + dst_off, src + (size_t)r * src_stride + src_off,
-               (size_t)width * sizeof *dst);
+#pragma omp parallel for schedule(static) if ((int64_t)B * width >= PAR_MIN)
+    for (int r = 0; r < B; r++) {
+        mt_real *restrict d = dst + (size_t)r * dst_stride + dst_off;
+        const mt_real *restrict s = src + (size_t)r * src_stride + src_off;
+#pragma omp simd
+        for (int j = 0; j < width; j++) d[j] = s[j];
+    }
 }
 
 /* dst[b, dst_off + j] += src[b, src_off + j], j < width */
 void mt_add_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
                  int src_stride, int src_off, int B, int width) {
+#pragma omp parallel for schedule(static) if ((int64_t)B * width >= PAR_MIN)
     for (int r = 0; r < B; r++) {
         mt_real *restrict d = dst + (size_t)r * dst_stride + dst_off;
         const mt_real *restrict s = src + (size_t)r * src_stride + src_off;
 #pragma omp simd
         for (int j = 0; j < width; j++) d[j] += s[j];
     }
+}
+
+/* x[0..n) = 0, on every thread when n is large */
+void mt_zero(mt_real *x, int64_t n) {
+    if (n < PAR_MIN) {
+        if (n > 0) memset(x, 0, (size_t)n * sizeof *x);
+        return;
+    }
+    int64_t chunk = 16384;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < n; c += chunk)
+        memset(x + c, 0, (size_t)(n - c < chunk ? n - c : chunk) * sizeof *x);
 }

@@ -28,6 +28,9 @@
  * a wake-up of tens of microseconds, so products and loops keep small work on the calling
  * thread (larger thresholds). */
 int mt_nn_threads_sleep(void);
+/* Elements below which an elementwise loop stays on the calling thread (larger when idle
+ * threads sleep); for callers that parallelise over several small nn calls at once. */
+int64_t mt_nn_par_min(void);
 
 typedef struct mt_mm mt_mm;
 
@@ -179,6 +182,8 @@ void mt_mix_backward(mt_real *dgate, mt_real *const *dexperts, const mt_real *do
 
 /* ---- column copy (concat / split) ----------------------------------------------------- */
 /* dst[b, dst_off + j] = src[b, src_off + j] for j < width (strides in elements) */
+/* x[0..n) = 0 (on every thread when n is large). */
+void mt_zero(mt_real *x, int64_t n);
 void mt_copy_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
                   int src_stride, int src_off, int B, int width);
 /* dst[b, dst_off + j] += src[b, src_off + j] */
