@@ -638,7 +638,9 @@ void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
-        ACT_DISPATCH(act, ACT_BIAS_BWD, din, dbias, dout, mask, in, out, B, N, j0, w)
+#define ABW_W(WW) ACT_DISPATCH(act, ACT_BIAS_BWD, din, dbias, dout, mask, in, out, B, N, j0, WW)
+        W_DISPATCH(w, ABW_W)
+#undef ABW_W
     }
 }
 
