@@ -1,7 +1,7 @@
 /* test_bn_fused.c: the fused training kernels of src/nn/layers.c (float build) against the
- * unfused layers they replace, for column counts that take the width-specialised copies
- * (16, 32, 48, 64 columns per block) and the generic one (5, 100, 130), several activations,
- * with and without a dropout mask:
+ * unfused layers they replace, for column counts that split into thread blocks of 16..64
+ * columns and ragged ones (5, 100, 130), several activations, with and without a dropout
+ * mask:
  *   mt_bn_act_forward_train  = mt_bn_forward_train + mt_act_forward
  *   mt_bn_act_backward       = mask, mt_act_backward, mt_bn_backward, bias column sums
  *   mt_act_bias_backward     = mask, mt_act_backward, bias column sums

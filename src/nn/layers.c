@@ -389,19 +389,6 @@ int mt_act_grad_needs_input(mt_activation a) { return a == MT_ACT_SWISH || a == 
     case MT_ACT_LINEAR: KERNEL(__VA_ARGS__, MT_ACT_LINEAR); break;                     \
     }
 
-/* Column-block widths that col_block gives for common layer sizes (16..64) run in their own
- * copy of a kernel with the width a compile-time constant, so the compiler unrolls the
- * column loops and can keep per-column partial sums in registers; other widths take the
- * generic copy. Same arithmetic in the same order either way. */
-#define W_DISPATCH(w, CALL)     \
-    switch (w) {                \
-    case 64: CALL(64); break;   \
-    case 48: CALL(48); break;   \
-    case 32: CALL(32); break;   \
-    case 16: CALL(16); break;   \
-    default: CALL(w); break;    \
-    }
-
 /* Rows per partial sum in the fused reductions: a column's sum is a sum over blocks of RB
  * rows, each block summed in mt_real and the blocks in double (rounding error grows with RB,
  * not with B). */
@@ -477,11 +464,8 @@ void mt_bn_act_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const m
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
-#define FWD_W(WW)                                                                   \
-        ACT_DISPATCH(act, BN_ACT_FWD, out, mean, rstd, in, gamma, beta, moving_mean, \
-                     moving_var, B, N, momentum, eps, j0, WW)
-        W_DISPATCH(w, FWD_W)
-#undef FWD_W
+        ACT_DISPATCH(act, BN_ACT_FWD, out, mean, rstd, in, gamma, beta, moving_mean,
+                     moving_var, B, N, momentum, eps, j0, w)
     }
 }
 
@@ -580,11 +564,8 @@ void mt_bn_act_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, mt_real *
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
-#define BWD_W(WW)                                                                          \
-        ACT_DISPATCH(act, BN_ACT_BWD, din, dgamma, dbeta, dbias, dout, mask, out, in, mean, \
-                     rstd, gamma, beta, B, N, j0, WW)
-        W_DISPATCH(w, BWD_W)
-#undef BWD_W
+        ACT_DISPATCH(act, BN_ACT_BWD, din, dgamma, dbeta, dbias, dout, mask, out, in, mean,
+                     rstd, gamma, beta, B, N, j0, w)
     }
 }
 
@@ -638,9 +619,7 @@ void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
-#define ABW_W(WW) ACT_DISPATCH(act, ACT_BIAS_BWD, din, dbias, dout, mask, in, out, B, N, j0, WW)
-        W_DISPATCH(w, ABW_W)
-#undef ABW_W
+        ACT_DISPATCH(act, ACT_BIAS_BWD, din, dbias, dout, mask, in, out, B, N, j0, w)
     }
 }
 
