@@ -3,6 +3,7 @@
  * mismatched checkpoints are refused with clear messages; warm start; evaluation writes
  * eval_result.txt; the model learns (AUC well above chance). */
 #include <math.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config/pipeline.h"
@@ -52,17 +53,23 @@ static const char *CFG =
     "      relation_tower_names: ['is_click', 'is_view'] relation_dnn { hidden_units: [8] } metrics_set { mean_squared_error {} } }\n"
     "    l2_regularization: 1e-5 } }\n";
 
+static int g_no_dropout;  /* load(): drop the is_click tower's dropout (tower lanes on) */
+
 static int load(mt_pipeline *p, const char *model, int steps, int bottom, const char *extra) {
     static char text[8192];
     snprintf(text, sizeof text, CFG, g_dir, g_dir, g_dir, model, steps, extra ? extra : "", bottom);
+    char *dr = strstr(text, "dropout_ratio: [0.1] ");
+    if (g_no_dropout && dr) memmove(dr, dr + 21, strlen(dr + 21) + 1);
     mt_err e = {0};
     mtrec_status st = mt_pipeline_load_text("test_train.config", text, p, &e);
     CHECK_MSG(st == MTREC_OK, "%s", e.msg);
     return st == MTREC_OK ? 0 : -1;
 }
 
+static int g_threads = 1;
+
 static mtrec_status train(mt_pipeline *p, mt_train_summary *s, int evaluate, mt_err *e) {
-    mt_train_opts o = {.threads = 1, .evaluate = evaluate};
+    mt_train_opts o = {.threads = g_threads, .evaluate = evaluate};
     return mt_train(p, &o, s, e);
 }
 
@@ -160,6 +167,36 @@ static void test_resume_equals_uninterrupted(void) {
     mt_pipeline_free(&rest);
 }
 
+
+/* 1 and 2 threads end with the same weights bit for bit: with the towers' dropout (towers in
+ * one sequence) and without it (towers in two lanes on two threads, model.lanes). */
+static void test_threads_same_weights(void) {
+    for (int nd = 0; nd < 2; nd++) {
+        g_no_dropout = nd;
+        mt_pipeline p1 = {0}, p2 = {0};
+        char n1[32], n2[32];
+        snprintf(n1, sizeof n1, "t1_%d", nd);
+        snprintf(n2, sizeof n2, "t2_%d", nd);
+        if (load(&p1, n1, 15, 32, NULL) || load(&p2, n2, 15, 32, NULL)) { g_no_dropout = 0; return; }
+        CHECK((strstr(p1.text, "dropout_ratio") == NULL) == nd);
+        mt_err e = {0};
+        mt_train_summary s;
+        g_threads = 1;
+        CHECK_MSG(train(&p1, &s, 0, &e) == MTREC_OK, "%s", e.msg);
+        g_threads = 2;
+        CHECK_MSG(train(&p2, &s, 0, &e) == MTREC_OK, "%s", e.msg);
+        g_threads = 1;
+        char a[512], b[512];
+        snprintf(a, sizeof a, "%s/%s/model.ckpt-15", g_dir, n1);
+        snprintf(b, sizeof b, "%s/%s/model.ckpt-15", g_dir, n2);
+        int64_t d = ckpt_diff(a, b);
+        CHECK_MSG(d == 0, "dropout %s: 2 threads differ from 1 thread in %lld values", nd ? "off" : "on", (long long)d);
+        mt_pipeline_free(&p1);
+        mt_pipeline_free(&p2);
+    }
+    g_no_dropout = 0;
+}
+
 static void test_mismatched_checkpoint_refused(void) {
     mt_pipeline a = {0}, b = {0};
     if (load(&a, "mm", 3, 32, NULL) || load(&b, "mm", 6, 24, NULL)) return;
@@ -233,6 +270,7 @@ int main(void) {
     setup();
     RUN(test_train_evaluate_learns);
     RUN(test_resume_equals_uninterrupted);
+    RUN(test_threads_same_weights);
     RUN(test_mismatched_checkpoint_refused);
     RUN(test_corrupt_checkpoint_refused);
     RUN(test_fine_tune_warm_start);

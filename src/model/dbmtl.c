@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "model/loss.h"
 
 #define P(m, off) ((m)->params + (off))
@@ -19,13 +21,13 @@
  * fold into a per-column scale/shift applied, with the activation when it fuses, in the
  * product's epilogue: one call per layer. Without BN: product + bias + activation fused;
  * z is kept only when the activation's derivative needs its input (swish, gelu). */
-static mtrec_status layer_forward(mt_model *m, mt_layer *L, int B, int training, mt_err *e) {
+static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, int training, mt_err *e) {
     int64_t n = (int64_t)B * L->out;
     const int stable = 1 | (m->frozen_weights ? MT_MM_CONST_B : 0);
     const mt_real *W = P(m, L->W), *bias = P(m, L->b);
     mtrec_status st;
     if (L->use_bn && training) {
-        st = mt_dense_affine_act_forward(m->mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
+        st = mt_dense_affine_act_forward(mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
                                          MT_ACT_LINEAR, stable);
         if (st == MTREC_OK)
             mt_bn_act_forward_train(L->act_out, L->mean, L->rstd, L->z, P(m, L->gamma), P(m, L->beta),
@@ -36,18 +38,18 @@ static mtrec_status layer_forward(mt_model *m, mt_layer *L, int B, int training,
         mt_real *sc = m->scratch[1], *sh = m->scratch[2];
         mt_bn_fold_infer(sc, sh, P(m, L->gamma), P(m, L->beta), S(m, L->mmean), S(m, L->mvar), L->out,
                          (mt_real)MT_BN_EPS);
-        st = mt_dense_affine_act_forward(m->mm, L->act_out, L->x, W, bias, sc, sh, B, L->in, L->out, L->act,
+        st = mt_dense_affine_act_forward(mm, L->act_out, L->x, W, bias, sc, sh, B, L->in, L->out, L->act,
                                          stable);
     } else if (training && mt_act_grad_needs_input(L->act)) {
-        st = mt_dense_affine_act_forward(m->mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
+        st = mt_dense_affine_act_forward(mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
                                          MT_ACT_LINEAR, stable);
         if (st == MTREC_OK) mt_act_forward(L->act, L->act_out, L->z, n);
     } else {
-        st = mt_dense_affine_act_forward(m->mm, L->act_out, L->x, W, bias, NULL, NULL, B, L->in, L->out,
+        st = mt_dense_affine_act_forward(mm, L->act_out, L->x, W, bias, NULL, NULL, B, L->in, L->out,
                                          L->act, stable);
     }
     if (st != MTREC_OK) return mt_fail(e, st, "dense layer %d->%d failed in the matrix backend: %s", L->in, L->out,
-                                          mt_mm_last_error(m->mm));
+                                          mt_mm_last_error(mm));
     if (L->mask) mt_dropout_forward(L->h, L->mask, L->act_out, n, training ? L->dropout : 0, &m->rng);
     return MTREC_OK;
 }
@@ -56,20 +58,20 @@ static mtrec_status layer_forward(mt_model *m, mt_layer *L, int B, int training,
  * pass turns dh into dz in place (dropout mask, activation derivative, BN backward, bias
  * gradient; dh is not read again in this step); the products then give dW (accumulated) and
  * dx (written when dx_acc == 0: this layer is its only producer, so it needs no zeroing). */
-static mtrec_status layer_backward(mt_model *m, mt_layer *L, int B, int dx_acc) {
+static mtrec_status layer_backward(mt_model *m, mt_mm *mm, mt_layer *L, int B, int dx_acc) {
     mt_real *dz = L->dh;
     if (L->use_bn)
         mt_bn_act_backward(dz, G(m, L->gamma), G(m, L->beta), G(m, L->b), L->dh, L->mask, L->act_out, L->z,
                            L->mean, L->rstd, P(m, L->gamma), P(m, L->beta), B, L->out, L->act);
     else
         mt_act_bias_backward(dz, G(m, L->b), L->dh, L->mask, L->z, L->act_out, B, L->out, L->act);
-    return mt_dense_backward_ex(m->mm, L->dx, dx_acc, G(m, L->W), NULL, dz, L->x, P(m, L->W), B, L->in,
+    return mt_dense_backward_ex(mm, L->dx, dx_acc, G(m, L->W), NULL, dz, L->x, P(m, L->W), B, L->in,
                                 L->out, 1);
 }
 
-static mtrec_status mlp_forward(mt_model *m, mt_mlp *mlp, int B, int training, mt_err *e) {
+static mtrec_status mlp_forward(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int training, mt_err *e) {
     for (int i = 0; i < mlp->n; i++) {
-        mtrec_status st = layer_forward(m, &mlp->layers[i], B, training, e);
+        mtrec_status st = layer_forward(m, mm, &mlp->layers[i], B, training, e);
         if (st != MTREC_OK) return st;
     }
     return MTREC_OK;
@@ -83,12 +85,74 @@ static void mlp_zero_grads(mt_mlp *mlp, int B) {
 
 /* Backward through the layers, last to first. in_fresh: mlp->dx has no other producer, so the
  * first layer writes it instead of accumulating (the caller did not zero it). */
-static mtrec_status mlp_backward(mt_model *m, mt_mlp *mlp, int B, int in_fresh, mt_err *e) {
+static mtrec_status mlp_backward(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int in_fresh, mt_err *e) {
     for (int i = mlp->n - 1; i >= 0; i--) {
-        mtrec_status st = layer_backward(m, &mlp->layers[i], B, i == 0 ? !in_fresh : 0);
+        mtrec_status st = layer_backward(m, mm, &mlp->layers[i], B, i == 0 ? !in_fresh : 0);
         if (st != MTREC_OK) return mt_fail(e, st, "backward of a dense layer failed in the matrix backend: %s",
-                                                mt_mm_last_error(m->mm));
+                                                mt_mm_last_error(mm));
     }
+    return MTREC_OK;
+}
+
+
+/* The towers' dnn stacks as two lanes (see mt_model.lanes): lane k runs towers k, k+2, ...
+ * on its own single-threaded backend; on two threads when the pool has two, else one after
+ * the other. backward != 0: their backward (dnn.dy complete), else their training forward. */
+static mtrec_status lanes_run(mt_model *m, int B, int backward, int wrote[2], mt_err *e) {
+    mtrec_status st[2] = {MTREC_OK, MTREC_OK};
+    mt_err le[2];
+    memset(le, 0, sizeof le);
+    wrote[0] = wrote[1] = 0;
+    int nth = omp_get_max_threads() >= 2 ? 2 : 1;
+#pragma omp parallel num_threads(nth)
+    {
+        int me = omp_get_thread_num(), n = omp_get_num_threads();
+        for (int k = me; k < 2; k += n)
+            for (int t = k; t < m->n_towers && st[k] == MTREC_OK; t += 2) {
+                mt_mlp *d = &m->towers[t].dnn;
+                if (d->n == 0) continue;
+                /* the lane's first tower writes its lane_dx, later ones accumulate (with MMoE
+                 * each tower accumulates into its own, zeroed dtask_in) */
+                int fresh = m->lane_dx[k] && !wrote[k];
+                st[k] = backward ? mlp_backward(m, m->lane_mm[k], d, B, fresh, &le[k])
+                                 : mlp_forward(m, m->lane_mm[k], d, B, 1, &le[k]);
+                wrote[k] = 1;
+            }
+    }
+    for (int k = 0; k < 2; k++)
+        if (st[k] != MTREC_OK) {
+            if (e) *e = le[k];
+            return st[k];
+        }
+    return MTREC_OK;
+}
+
+/* 3. MMoE gate of tower T: gate = softmax(dense(H)), task_in = sum gate * expert */
+static mtrec_status gate_forward(mt_model *m, mt_tower *T, int B, mt_err *e) {
+    if (!m->num_expert) return MTREC_OK;
+    mtrec_status st = mt_dense_forward(m->mm, T->gate_logits, m->bottom.y, P(m, T->gate_W), P(m, T->gate_b), B,
+                                       m->bottom.out, m->num_expert);
+    if (st != MTREC_OK) return mt_fail(e, st, "gate of tower %s failed", T->cfg->tower_name);
+    mt_softmax_forward(T->gate, T->gate_logits, B, m->num_expert);
+    mt_mix_forward(T->task_in, T->gate, m->expert_out, B, m->num_expert, m->experts[0].out);
+    return MTREC_OK;
+}
+
+/* 5-6. Bayesian relation of tower T: concat(own tower, parents' relation outputs) ->
+ * relation_dnn, then the output logits */
+static mtrec_status head_forward(mt_model *m, mt_tower *T, int B, int training, mt_err *e) {
+    mt_copy_cols(T->rel_in, T->rel_in_width, 0, T->dnn.y, T->dnn.out, 0, B, T->dnn.out);
+    int off = T->dnn.out;
+    for (int r = 0; r < T->cfg->n_relations; r++) {
+        const mt_tower *Pt = &m->towers[T->cfg->relation_index[r]];
+        mt_copy_cols(T->rel_in, T->rel_in_width, off, Pt->rel.y, Pt->rel.out, 0, B, Pt->rel.out);
+        off += Pt->rel.out;
+    }
+    mtrec_status st = mlp_forward(m, m->mm, &T->rel, B, training, e);
+    if (st != MTREC_OK) return st;
+    st = mt_dense_forward(m->mm, T->logits, T->rel.y, P(m, T->out_W), P(m, T->out_b), B, T->rel.out,
+                          T->cfg->num_class);
+    if (st != MTREC_OK) return mt_fail(e, st, "output of tower %s failed", T->cfg->tower_name);
     return MTREC_OK;
 }
 
@@ -121,38 +185,31 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
     }
 
     /* 2. bottom */
-    mtrec_status st = mlp_forward(m, &m->bottom, B, training, e);
+    mtrec_status st = mlp_forward(m, m->mm, &m->bottom, B, training, e);
     if (st != MTREC_OK) return st;
 
     /* 3. MMoE: experts, then per tower gate = softmax(dense(H)), task_in = sum gate * expert */
     for (int x = 0; x < m->num_expert; x++)
-        if ((st = mlp_forward(m, &m->experts[x], B, training, e)) != MTREC_OK) return st;
+        if ((st = mlp_forward(m, m->mm, &m->experts[x], B, training, e)) != MTREC_OK) return st;
 
+    /* 3b-6: per tower, in config order: gate (MMoE), task tower, Bayesian relation, output.
+     * With lanes the task towers all run first, on two threads; gates and towers do not
+     * depend on each other, so only the schedule differs. */
+    /* (on one thread the interleaved order is kept: a tower's output is still in cache for
+     * its relation layer; forward results do not depend on the order) */
+    int lanes = m->lanes && training && omp_get_max_threads() >= 2;
     for (int t = 0; t < m->n_towers; t++) {
         mt_tower *T = &m->towers[t];
-        if (m->num_expert) {
-            st = mt_dense_forward(m->mm, T->gate_logits, m->bottom.y, P(m, T->gate_W), P(m, T->gate_b),
-                                  B, m->bottom.out, m->num_expert);
-            if (st != MTREC_OK) return mt_fail(e, st, "gate of tower %s failed", T->cfg->tower_name);
-            mt_softmax_forward(T->gate, T->gate_logits, B, m->num_expert);
-            mt_mix_forward(T->task_in, T->gate, m->expert_out, B, m->num_expert, m->experts[0].out);
-        }
-        /* 4. task tower */
-        if ((st = mlp_forward(m, &T->dnn, B, training, e)) != MTREC_OK) return st;
-        /* 5. Bayesian relation: concat(own tower, parents' relation outputs) -> relation_dnn */
-        int off = 0;
-        mt_copy_cols(T->rel_in, T->rel_in_width, 0, T->dnn.y, T->dnn.out, 0, B, T->dnn.out);
-        off = T->dnn.out;
-        for (int r = 0; r < T->cfg->n_relations; r++) {
-            const mt_tower *Pt = &m->towers[T->cfg->relation_index[r]];
-            mt_copy_cols(T->rel_in, T->rel_in_width, off, Pt->rel.y, Pt->rel.out, 0, B, Pt->rel.out);
-            off += Pt->rel.out;
-        }
-        if ((st = mlp_forward(m, &T->rel, B, training, e)) != MTREC_OK) return st;
-        /* 6. output logits */
-        st = mt_dense_forward(m->mm, T->logits, T->rel.y, P(m, T->out_W), P(m, T->out_b), B,
-                              T->rel.out, T->cfg->num_class);
-        if (st != MTREC_OK) return mt_fail(e, st, "output of tower %s failed", T->cfg->tower_name);
+        if ((st = gate_forward(m, T, B, e)) != MTREC_OK) return st;
+        if (!lanes && (st = mlp_forward(m, m->mm, &T->dnn, B, training, e)) != MTREC_OK) return st;
+        if (!lanes && (st = head_forward(m, T, B, training, e)) != MTREC_OK) return st;
+    }
+    if (lanes) {
+        for (int k = 0; k < 2; k++) mt_mm_new_step(m->lane_mm[k]);
+        int wrote[2];
+        if ((st = lanes_run(m, B, 0, wrote, e)) != MTREC_OK) return st;
+        for (int t = 0; t < m->n_towers; t++)
+            if ((st = head_forward(m, &m->towers[t], B, training, e)) != MTREC_OK) return st;
     }
     return MTREC_OK;
 }
@@ -240,6 +297,37 @@ static double kernel_sumsq(const mt_model *m) {
             s += l2_tensor(m->params + pi->offset, NULL, 0, (size_t)pi->shape[0] * (size_t)pi->shape[1]);
     }
     return s;
+}
+
+/* Backward of tower T's output and relation layers, then the concat gradient split: own
+ * tower's part into dnn.dy, each parent's part into its relation output's gradient. */
+static mtrec_status head_backward(mt_model *m, mt_tower *T, int B, mt_err *e) {
+    mtrec_status st = mt_dense_backward(m->mm, T->rel.dy, G(m, T->out_W), G(m, T->out_b), T->dlogits, T->rel.y,
+                                        P(m, T->out_W), B, T->rel.out, T->cfg->num_class);
+    if (st != MTREC_OK) return mt_fail(e, st, "backward of output %s failed", T->cfg->tower_name);
+    if ((st = mlp_backward(m, m->mm, &T->rel, B, 1, e)) != MTREC_OK) return st;  /* sole producer of drel_in */
+    mt_add_cols(T->dnn.dy, T->dnn.out, 0, T->drel_in, T->rel_in_width, 0, B, T->dnn.out);
+    int off = T->dnn.out;
+    for (int r = 0; r < T->cfg->n_relations; r++) {
+        mt_tower *Pt = &m->towers[T->cfg->relation_index[r]];
+        mt_add_cols(Pt->rel.dy, Pt->rel.out, 0, T->drel_in, T->rel_in_width, off, B, Pt->rel.out);
+        off += Pt->rel.out;
+    }
+    return MTREC_OK;
+}
+
+/* Backward of tower T's MMoE mix and gate (dtask_in complete) */
+static mtrec_status gate_backward(mt_model *m, mt_tower *T, int B, mt_err *e) {
+    if (!m->num_expert) return MTREC_OK;
+    int D = m->experts[0].out;
+    mt_mix_backward(T->dgate, m->expert_dout, T->dtask_in, T->gate, m->expert_out, B, m->num_expert, D);
+    mt_real *dgl = m->scratch[2];
+    memset(dgl, 0, (size_t)B * (size_t)m->num_expert * sizeof *dgl);
+    mt_softmax_backward(dgl, T->dgate, T->gate, B, m->num_expert);
+    mtrec_status st = mt_dense_backward(m->mm, m->bottom.dy, G(m, T->gate_W), G(m, T->gate_b), dgl, m->bottom.y,
+                                        P(m, T->gate_W), B, m->bottom.out, m->num_expert);
+    if (st != MTREC_OK) return mt_fail(e, st, "backward of gate %s failed", T->cfg->tower_name);
+    return MTREC_OK;
 }
 
 /* ---- embedding regularization ----------------------------------------------------------- */
@@ -355,36 +443,25 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
 
     /* ---- backward: towers in reverse config order (children before parents) ---------- */
     mtrec_status st;
+    int lanes = m->lanes;
     for (int t = m->n_towers - 1; t >= 0; t--) {
         mt_tower *T = &m->towers[t];
-        st = mt_dense_backward(m->mm, T->rel.dy, G(m, T->out_W), G(m, T->out_b), T->dlogits,
-                               T->rel.y, P(m, T->out_W), B, T->rel.out, T->cfg->num_class);
-        if (st != MTREC_OK) return mt_fail(e, st, "backward of output %s failed", T->cfg->tower_name);
-        if ((st = mlp_backward(m, &T->rel, B, 1, e)) != MTREC_OK) return st;  /* sole producer of drel_in */
-        /* split the concat gradient: own tower first, then each parent's relation output */
-        mt_add_cols(T->dnn.dy, T->dnn.out, 0, T->drel_in, T->rel_in_width, 0, B, T->dnn.out);
-        int off = T->dnn.out;
-        for (int r = 0; r < T->cfg->n_relations; r++) {
-            mt_tower *Pt = &m->towers[T->cfg->relation_index[r]];
-            mt_add_cols(Pt->rel.dy, Pt->rel.out, 0, T->drel_in, T->rel_in_width, off, B, Pt->rel.out);
-            off += Pt->rel.out;
-        }
-        if ((st = mlp_backward(m, &T->dnn, B, 0, e)) != MTREC_OK) return st;
-        if (m->num_expert) {
-            int D = m->experts[0].out;
-            mt_mix_backward(T->dgate, m->expert_dout, T->dtask_in, T->gate, m->expert_out, B,
-                            m->num_expert, D);
-            mt_real *dgl = m->scratch[2];
-            memset(dgl, 0, (size_t)B * (size_t)m->num_expert * sizeof *dgl);
-            mt_softmax_backward(dgl, T->dgate, T->gate, B, m->num_expert);
-            st = mt_dense_backward(m->mm, m->bottom.dy, G(m, T->gate_W), G(m, T->gate_b), dgl,
-                                   m->bottom.y, P(m, T->gate_W), B, m->bottom.out, m->num_expert);
-            if (st != MTREC_OK) return mt_fail(e, st, "backward of gate %s failed", T->cfg->tower_name);
-        }
+        if ((st = head_backward(m, T, B, e)) != MTREC_OK) return st;
+        if (!lanes && (st = mlp_backward(m, m->mm, &T->dnn, B, 0, e)) != MTREC_OK) return st;
+        if (!lanes && (st = gate_backward(m, T, B, e)) != MTREC_OK) return st;
+    }
+    if (lanes) {
+        int wrote[2];
+        if ((st = lanes_run(m, B, 1, wrote, e)) != MTREC_OK) return st;
+        for (int k = 0; k < 2; k++)  /* the lanes' shares of the bottom output's gradient, in order */
+            if (m->lane_dx[k] && wrote[k]) mt_add_cols(m->bottom.dy, m->bottom.out, 0, m->lane_dx[k], m->bottom.out, 0, B,
+                                           m->bottom.out);
+        for (int t = m->n_towers - 1; t >= 0; t--)
+            if ((st = gate_backward(m, &m->towers[t], B, e)) != MTREC_OK) return st;
     }
     for (int x = m->num_expert - 1; x >= 0; x--)
-        if ((st = mlp_backward(m, &m->experts[x], B, 0, e)) != MTREC_OK) return st;
-    if ((st = mlp_backward(m, &m->bottom, B, 1, e)) != MTREC_OK) return st;  /* sole producer of dX */
+        if ((st = mlp_backward(m, m->mm, &m->experts[x], B, 0, e)) != MTREC_OK) return st;
+    if ((st = mlp_backward(m, m->mm, &m->bottom, B, 1, e)) != MTREC_OK) return st;  /* sole producer of dX */
 
     /* embedding regularization gradient: dX += emb_reg * X on the embedded columns */
     double er = regularize ? p->model.embedding_regularization : 0;

@@ -116,6 +116,15 @@ typedef struct mt_model {
     double total_loss, reg_loss;
     int inference_only;         /* no gradients or optimizer slots */
     int shares_weights;         /* params, stats and tables belong to another model */
+    /* Tower lanes (training models with >= 2 towers whose dnn has layers and no dropout): the
+     * towers' dnn stacks run as two lanes (towers t % 2), on two threads when there are
+     * two, each lane with its own single-threaded matrix backend, so 5 small towers cost
+     * 2 fork/joins per step instead of dozens. Without MMoE each lane accumulates its towers'
+     * share of the bottom output's gradient in lane_dx, added to bottom.dy in lane order:
+     * the same arithmetic at any thread count. */
+    int lanes;
+    mt_mm *lane_mm[2];
+    mt_real *lane_dx[2];        /* [max_batch, bottom.out] or NULL (MMoE: towers own theirs) */
     int frozen_weights;         /* weights never change while this model and its mt_mm live
                                  * (a loaded export): bf16 copies of kernels are made once */
     /* activation buffers owned by the model (model_build.c) */

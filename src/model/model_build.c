@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "train/optim.h"
 #include "util/hash.h"
 
@@ -168,6 +170,34 @@ static void init_params(mt_model *m, uint64_t seed) {
     }
 }
 
+/* ---- tower lanes (see mt_model.lanes) -------------------------------------------------- */
+static void build_lanes(builder *b, int task_w) {
+    mt_model *m = b->m;
+    int busy = 0;
+    for (int t = 0; t < m->n_towers; t++) {
+        const mt_mlp *d = &m->towers[t].dnn;
+        busy += d->n > 0;
+        for (int i = 0; i < d->n; i++)
+            if (d->layers[i].dropout > 0) return;  /* masks are drawn in tower order */
+    }
+    if (busy < 2) return;
+    int nt = omp_get_max_threads();  /* mt_mm_create sets the pool size: restored below */
+    for (int k = 0; k < 2 && !b->failed; k++)
+        if (mt_mm_create(1, mt_mm_uses_bf16(m->mm), &m->lane_mm[k], NULL) != MTREC_OK) b->failed = 1;
+    omp_set_num_threads(nt);
+    if (!m->num_expert)
+        for (int k = 0; k < 2 && !b->failed; k++) {
+            m->lane_dx[k] = b_alloc(b, (size_t)m->max_batch * (size_t)task_w);
+            /* the lane's towers accumulate their input gradient there, not in bottom.dy */
+            for (int t = k; t < m->n_towers && m->lane_dx[k]; t += 2)
+                if (m->towers[t].dnn.n > 0) {
+                    m->towers[t].dnn.dx = m->lane_dx[k];
+                    m->towers[t].dnn.layers[0].dx = m->lane_dx[k];
+                }
+        }
+    m->lanes = !b->failed;
+}
+
 /* ---- create / free --------------------------------------------------------------------- */
 mtrec_status mt_model_create(const mt_pipeline *p, int max_batch, mt_mm *mm, uint64_t seed,
                              mt_model **out, mt_err *e) {
@@ -263,6 +293,7 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
         T->loss_w = b_alloc(b, B);
     }
     for (int i = 0; i < 3; i++) m->scratch[i] = b_alloc(b, B * (size_t)(m->max_width + 16));
+    if (!inference && !b->failed) build_lanes(b, task_w);
 
     /* flat dense buffers and optimizer slots */
     int slots = inference ? 0 : mt_optim_slots(p->train.optimizer.kind);
@@ -321,6 +352,7 @@ static void free_mlp(mt_mlp *mlp) { free(mlp->layers); }
 
 void mt_model_free(mt_model *m) {
     if (!m) return;
+    for (int k = 0; k < 2; k++) mt_mm_free(m->lane_mm[k]);
     for (int i = 0; i < m->n_allocs_; i++) free(m->allocs_[i]);
     free(m->allocs_);
     free_mlp(&m->bottom);
