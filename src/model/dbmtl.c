@@ -163,6 +163,8 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
         return mt_fail(e, MTREC_ERR_ARG, "batch of %d rows (model sized for 1..%d)", B, m->max_batch);
     m->B = B;
     mt_mm_new_step(m->mm);  /* weights and activations change from here: new bf16 copies */
+    for (int k = 0; k < 2; k++)  /* (also when this forward does not use the lanes: the backward does) */
+        if (m->lane_mm[k]) mt_mm_new_step(m->lane_mm[k]);
     const mt_feature_plan *plan = &m->plan;
     int gw = plan->group_width;
 
@@ -205,7 +207,6 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
         if (!lanes && (st = head_forward(m, T, B, training, e)) != MTREC_OK) return st;
     }
     if (lanes) {
-        for (int k = 0; k < 2; k++) mt_mm_new_step(m->lane_mm[k]);
         int wrote[2];
         if ((st = lanes_run(m, B, 0, wrote, e)) != MTREC_OK) return st;
         for (int t = 0; t < m->n_towers; t++)
