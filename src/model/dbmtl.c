@@ -95,34 +95,73 @@ static mtrec_status mlp_backward(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int
 }
 
 
-/* The towers' dnn stacks as two lanes (see mt_model.lanes): lane k runs towers k, k+2, ...
- * on its own single-threaded backend; on two threads when the pool has two, else one after
- * the other. backward != 0: their backward (dnn.dy complete), else their training forward. */
-static mtrec_status lanes_run(mt_model *m, int B, int backward, int wrote[2], mt_err *e) {
-    mtrec_status st[2] = {MTREC_OK, MTREC_OK};
-    mt_err le[2];
+/* One tower's dnn stack on lane t % 2's backend. The lane's first tower (in execution order)
+ * writes its lane_dx, later ones accumulate (with MMoE each tower accumulates into its own,
+ * zeroed dtask_in). */
+static mtrec_status lane_tower(mt_model *m, int t, int backward, int wrote[2], int B, mt_err *e) {
+    mt_mlp *d = &m->towers[t].dnn;
+    int k = t % 2;
+    int fresh = m->lane_dx[k] && !wrote[k];
+    wrote[k] = 1;
+    return backward ? mlp_backward(m, m->lane_mm[k], d, B, fresh, e)
+                    : mlp_forward(m, m->lane_mm[k], d, B, 1, e);
+}
+
+static mtrec_status head_forward(mt_model *m, mt_tower *T, int B, int training, mt_err *e);
+static mtrec_status head_backward(mt_model *m, mt_tower *T, int B, mt_err *e);
+
+/* The towers as a task graph (see mt_model.lanes), on two threads when the pool has two:
+ * lane k runs the dnn stacks of towers k, k+2, ... in a chain on its own single-threaded
+ * backend; the heads (relation and output layers, shared backend) run in a chain in config
+ * order (forward) or reverse order (backward), each head after its own tower's dnn
+ * (forward) or before it (backward). So the heads overlap the other lane's towers instead
+ * of leaving a thread idle. Every chain's order is fixed (forward ascending, backward
+ * descending), whatever the number of threads, so the results are too. */
+static mtrec_status towers_graph(mt_model *m, int B, int backward, int wrote[2], mt_err *e) {
+    int n = m->n_towers;
+    mtrec_status st_lane[2] = {MTREC_OK, MTREC_OK}, st_head = MTREC_OK;
+    mt_err le[2], he;
     memset(le, 0, sizeof le);
+    memset(&he, 0, sizeof he);
     wrote[0] = wrote[1] = 0;
+    char lane_tok[2], head_tok, dnn_tok[n > 0 ? n : 1];
+    (void)lane_tok; (void)head_tok; (void)dnn_tok;  /* dependence tokens only */
     int nth = omp_get_max_threads() >= 2 ? 2 : 1;
 #pragma omp parallel num_threads(nth)
+#pragma omp single
     {
-        int me = omp_get_thread_num(), n = omp_get_num_threads();
-        for (int k = me; k < 2; k += n)
-            for (int t = k; t < m->n_towers && st[k] == MTREC_OK; t += 2) {
-                mt_mlp *d = &m->towers[t].dnn;
-                if (d->n == 0) continue;
-                /* the lane's first tower writes its lane_dx, later ones accumulate (with MMoE
-                 * each tower accumulates into its own, zeroed dtask_in) */
-                int fresh = m->lane_dx[k] && !wrote[k];
-                st[k] = backward ? mlp_backward(m, m->lane_mm[k], d, B, fresh, &le[k])
-                                 : mlp_forward(m, m->lane_mm[k], d, B, 1, &le[k]);
-                wrote[k] = 1;
+        if (!backward) {
+            for (int t = 0; t < n; t++) {
+                if (m->towers[t].dnn.n == 0) continue;
+                int k = t % 2;
+#pragma omp task depend(inout : lane_tok[k]) depend(out : dnn_tok[t]) firstprivate(t, k)
+                if (st_lane[k] == MTREC_OK) st_lane[k] = lane_tower(m, t, 0, wrote, B, &le[k]);
             }
+            for (int t = 0; t < n; t++) {
+#pragma omp task depend(in : dnn_tok[t]) depend(inout : head_tok) firstprivate(t)
+                if (st_head == MTREC_OK) st_head = head_forward(m, &m->towers[t], B, 1, &he);
+            }
+        } else {
+            for (int t = n - 1; t >= 0; t--) {
+#pragma omp task depend(inout : head_tok) depend(out : dnn_tok[t]) firstprivate(t)
+                if (st_head == MTREC_OK) st_head = head_backward(m, &m->towers[t], B, &he);
+            }
+            for (int t = n - 1; t >= 0; t--) {
+                if (m->towers[t].dnn.n == 0) continue;
+                int k = t % 2;
+#pragma omp task depend(in : dnn_tok[t]) depend(inout : lane_tok[k]) firstprivate(t, k)
+                if (st_lane[k] == MTREC_OK) st_lane[k] = lane_tower(m, t, 1, wrote, B, &le[k]);
+            }
+        }
+    }
+    if (st_head != MTREC_OK) {
+        if (e) *e = he;
+        return st_head;
     }
     for (int k = 0; k < 2; k++)
-        if (st[k] != MTREC_OK) {
+        if (st_lane[k] != MTREC_OK) {
             if (e) *e = le[k];
-            return st[k];
+            return st_lane[k];
         }
     return MTREC_OK;
 }
@@ -208,9 +247,7 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
     }
     if (lanes) {
         int wrote[2];
-        if ((st = lanes_run(m, B, 0, wrote, e)) != MTREC_OK) return st;
-        for (int t = 0; t < m->n_towers; t++)
-            if ((st = head_forward(m, &m->towers[t], B, training, e)) != MTREC_OK) return st;
+        if ((st = towers_graph(m, B, 0, wrote, e)) != MTREC_OK) return st;
     }
     return MTREC_OK;
 }
@@ -445,15 +482,15 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
     /* ---- backward: towers in reverse config order (children before parents) ---------- */
     mtrec_status st;
     int lanes = m->lanes;
-    for (int t = m->n_towers - 1; t >= 0; t--) {
+    for (int t = m->n_towers - 1; t >= 0 && !lanes; t--) {
         mt_tower *T = &m->towers[t];
         if ((st = head_backward(m, T, B, e)) != MTREC_OK) return st;
-        if (!lanes && (st = mlp_backward(m, m->mm, &T->dnn, B, 0, e)) != MTREC_OK) return st;
-        if (!lanes && (st = gate_backward(m, T, B, e)) != MTREC_OK) return st;
+        if ((st = mlp_backward(m, m->mm, &T->dnn, B, 0, e)) != MTREC_OK) return st;
+        if ((st = gate_backward(m, T, B, e)) != MTREC_OK) return st;
     }
     if (lanes) {
         int wrote[2];
-        if ((st = lanes_run(m, B, 1, wrote, e)) != MTREC_OK) return st;
+        if ((st = towers_graph(m, B, 1, wrote, e)) != MTREC_OK) return st;
         for (int k = 0; k < 2; k++)  /* the lanes' shares of the bottom output's gradient, in order */
             if (m->lane_dx[k] && wrote[k]) mt_add_cols(m->bottom.dy, m->bottom.out, 0, m->lane_dx[k], m->bottom.out, 0, B,
                                            m->bottom.out);
