@@ -234,10 +234,10 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
         if ((st = mlp_forward(m, m->mm, &m->experts[x], B, training, e)) != MTREC_OK) return st;
 
     /* 3b-6: per tower, in config order: gate (MMoE), task tower, Bayesian relation, output.
-     * With lanes the task towers all run first, on two threads; gates and towers do not
-     * depend on each other, so only the schedule differs. */
-    /* (on one thread the interleaved order is kept: a tower's output is still in cache for
-     * its relation layer; forward results do not depend on the order) */
+     * With lanes on two threads the gates run first and the towers and heads as the task
+     * graph of towers_graph; the gates, towers and heads only change schedule, not results.
+     * (On one thread the plain loop is kept: a tower's output is still in cache for its
+     * relation layer.) */
     int lanes = m->lanes && training && omp_get_max_threads() >= 2;
     for (int t = 0; t < m->n_towers; t++) {
         mt_tower *T = &m->towers[t];

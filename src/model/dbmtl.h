@@ -119,7 +119,8 @@ typedef struct mt_model {
     /* Tower lanes (training models with >= 2 towers whose dnn has layers and no dropout): the
      * towers' dnn stacks run as two lanes (towers t % 2), on two threads when there are
      * two, each lane with its own single-threaded matrix backend, so 5 small towers cost
-     * 2 fork/joins per step instead of dozens. Without MMoE each lane accumulates its towers'
+     * 2 fork/joins per step instead of dozens (dbmtl.c towers_graph: the lanes and the
+     * relation/output layers as a task graph). Without MMoE each lane accumulates its towers'
      * share of the bottom output's gradient in lane_dx, added to bottom.dy in lane order:
      * the same arithmetic at any thread count. */
     int lanes;
