@@ -149,7 +149,13 @@ rm -rf "$EXP"
 firstpol=${POLICIES%% *}
 $MTREC export -c "$B/e2e_1_passive.config" --export_dir "$EXP" >"$LOG/export.txt" 2>&1 || { cat "$LOG/export.txt"; exit 1; }
 declare -A INF
-printf '%-7s %-8s %-8s %12s %9s %10s\n' batch threads policy "rows/s" "GFLOP/s" "RSS MB"
+printf '%-7s %-8s %-8s %12s %9s %9s %10s\n' batch threads policy "rows/s" "GFLOP/s" "of peak" "RSS MB"
+# fraction of the fp32 peak of the cores used (a bf16 export's products run on AMX: above 100% is possible)
+infer_row() {  # batch threads policy rows/s rss suffix
+    local g; g=$(awk -v r="${4:-0}" 'BEGIN { printf "%.1f", r * 1.055e-3 }')
+    printf '%-7s %-8s %-8s %12s %9s %8s%% %10s%s\n' "$1" "$2" "$3" "${4:-fail}" "$g" \
+        "$(awk -v g="$g" -v p="$(peak_for "$2")" 'BEGIN { printf "%.1f", 100 * g / p }')" "$5" "$6"
+}
 for bb in 256 1024 4096; do
     for pol in passive; do
         secs=2; [ $QUICK = 1 ] && secs=1
@@ -158,8 +164,7 @@ for bb in 256 1024 4096; do
         for t in $THREADS; do
             line=$(grep "^RESULT infer batch=$bb threads=$t " "$LOG/infer_${bb}_$pol.txt")
             INF["$bb,$t"]=$(echo "$line" | kv rows_per_s)
-            printf '%-7s %-8s %-8s %12s %9s %10s\n' "$bb" "$t" "$pol" "${INF[$bb,$t]:-fail}" \
-                "$(awk -v r="${INF[$bb,$t]:-0}" 'BEGIN { printf "%.1f", r * 1.055e-3 }')" "$(echo "$line" | kv rss_mb)"
+            infer_row "$bb" "$t" "$pol" "${INF[$bb,$t]:-}" "$(echo "$line" | kv rss_mb)" ""
         done
     done
 done
@@ -177,8 +182,7 @@ for bb in 256 1024; do
     for t in $THREADS; do
         line=$(grep "^RESULT infer batch=$bb threads=$t " "$LOG/infer16_${bb}.txt")
         INF16["$bb,$t"]=$(echo "$line" | kv rows_per_s)
-        printf '%-7s %-8s %-8s %12s %9s %10s  (bf16 export)\n' "$bb" "$t" passive "${INF16[$bb,$t]:-fail}" \
-            "$(awk -v r="${INF16[$bb,$t]:-0}" 'BEGIN { printf "%.1f", r * 1.055e-3 }')" "$(echo "$line" | kv rss_mb)"
+        infer_row "$bb" "$t" passive "${INF16[$bb,$t]:-}" "$(echo "$line" | kv rss_mb)" "  (bf16 export)"
     done
 done
 
@@ -235,7 +239,8 @@ for t in $THREADS; do
         c=${TR["1024,$t,$pol,0"]:-0}; g=${TRG["1024,$t,$pol,0"]:-0}; cb=${TR["1024,$t,$pol,1"]:-0}
         say "threads $t ($pol): train fp32 $c examples/s = $g GFLOP/s = $(awk -v g="$g" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of the ${t}-core peak; vs peer ${PT[$t]:-n/a}: $(fdiv "$c" "${PT[$t]:-0}")x; end to end $(fdiv "${E2E[$t,$pol]:-0}" "$c") of compute-only; bf16 $cb = $(fdiv "$cb" "$c")x fp32"
     done
-    say "threads $t: inference C API fp32 export ${INF[1024,$t]:-n/a} / bf16 export ${INF16[1024,$t]:-n/a} rows/s vs peer ${PI[$t]:-n/a}: $(fdiv "${INF[1024,$t]:-0}" "${PI[$t]:-0}")x / $(fdiv "${INF16[1024,$t]:-0}" "${PI[$t]:-0}")x"
+    gi=$(awk -v r="${INF[1024,$t]:-0}" 'BEGIN { printf "%.1f", r * 1.055e-3 }')
+    say "threads $t: inference C API fp32 export ${INF[1024,$t]:-n/a} rows/s = $gi GFLOP/s = $(awk -v g="$gi" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of the ${t}-core peak / bf16 export ${INF16[1024,$t]:-n/a} rows/s; vs peer ${PI[$t]:-n/a}: $(fdiv "${INF[1024,$t]:-0}" "${PI[$t]:-0}")x / $(fdiv "${INF16[1024,$t]:-0}" "${PI[$t]:-0}")x"
 done
 best=0
 for t in $THREADS; do best=$(awk -v a="$best" -v b="${PI[$t]:-0}" 'BEGIN { print (b > a ? b : a) }'); done
