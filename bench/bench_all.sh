@@ -100,10 +100,11 @@ tc() {  # tc BATCH THREADS POLICY BF16 -> sets TR[...] = examples/s; prints the 
         --steps $steps --reps $reps --batches 8 --peak "$(peak_for "$t")" $extra >"$LOG/train_${bb}_${t}_${pol}_${bf}.txt" 2>&1
     local line; line=$(grep '^RESULT' "$LOG/train_${bb}_${t}_${pol}_${bf}.txt")
     TR["$bb,$t,$pol,$bf"]=$(echo "$line" | kv ex_per_s)
+    TRM["$bb,$t,$pol,$bf"]=$(echo "$line" | kv median)
     TRG["$bb,$t,$pol,$bf"]=$(echo "$line" | kv gflops)
     TRR["$bb,$t,$pol,$bf"]=$(echo "$line" | kv rss_mb)
 }
-declare -A TRG TRR
+declare -A TRG TRR TRM
 printf '%-7s %-8s %-8s %-5s %12s %10s %9s %8s\n' batch threads policy prec "examples/s" "GFLOP/s" "of peak" "RSS MB"
 for bb in 256 1024 4096; do
     for t in $THREADS; do
@@ -137,9 +138,12 @@ for t in $THREADS; do
         E2E["$t,$pol"]=$(echo "$line" | sed -n 's/.*: \([0-9.]*\) examples\/s.*/\1/p')
         E2ERSS["$t,$pol"]=$(awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$LOG/e2e_${t}_$pol.err")
         c=${TR["1024,$t,$pol,0"]:-0}
-        say "threads $t ($pol): $line | compute-only $c examples/s -> end to end = $(fdiv "${E2E[$t,$pol]:-0}" "$c") of compute-only; peak RSS ${E2ERSS[$t,$pol]} MB"
+        cm=${TRM["1024,$t,$pol,0"]:-0}
+        say "threads $t ($pol): $line | compute-only $c examples/s (best; median $cm) -> end to end = $(fdiv "${E2E[$t,$pol]:-0}" "$c") of compute-only best, $(fdiv "${E2E[$t,$pol]:-0}" "$cm") of its median; peak RSS ${E2ERSS[$t,$pol]} MB"
     done
 done
+
+say "(end to end is one continuous run that includes the first steps' kernel compilation and page faults; compute-only is the best and the median of several timed runs after a warm-up)"
 
 # ---- inference through the C API -----------------------------------------------------------
 hr
