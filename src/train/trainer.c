@@ -3,14 +3,14 @@
  * global-norm clipping -> dense update (one flat loop) + sparse row updates. */
 #include "train/trainer.h"
 
-#include <omp.h>
-
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <omp.h>
 
 #include "io/checkpoint.h"
 #include "io/model_io.h"
