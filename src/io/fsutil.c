@@ -77,11 +77,14 @@ mtrec_status mt_afile_open(mt_afile *f, const char *path, mt_err *e) {
     return MTREC_OK;
 }
 
-mtrec_status mt_afile_write(mt_afile *f, const void *data, size_t len, mt_err *e) {
+/* len bytes in big chunks, retrying short writes and EINTR: at the file position (off < 0,
+ * counted in f->written) or at offset off (pwrite). */
+static mtrec_status afile_put(mt_afile *f, const void *data, size_t len, int64_t off, mt_err *e) {
     const char *p = data;
     if (f->fd < 0) return mt_fail(e, MTREC_ERR_INTERNAL, "atomic write: file not open");
     while (len > 0) {
-        ssize_t w = write(f->fd, p, MT_MIN(len, MT_WRITE_CHUNK));
+        size_t n = MT_MIN(len, MT_WRITE_CHUNK);
+        ssize_t w = off < 0 ? write(f->fd, p, n) : pwrite(f->fd, p, n, (off_t)off);
         if (w < 0) {
             if (errno == EINTR) continue;
             return mt_fail(e, MTREC_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
@@ -89,27 +92,20 @@ mtrec_status mt_afile_write(mt_afile *f, const void *data, size_t len, mt_err *e
         if (w == 0) return mt_fail(e, MTREC_ERR_IO, "%s: write failed: wrote 0 bytes", f->path);
         p += w;
         len -= (size_t)w;
-        f->written += (uint64_t)w;
+        if (off < 0) f->written += (uint64_t)w;
+        else off += w;
     }
     return MTREC_OK;
 }
 
+mtrec_status mt_afile_write(mt_afile *f, const void *data, size_t len, mt_err *e) {
+    return afile_put(f, data, len, -1, e);
+}
+
 mtrec_status mt_afile_pwrite(mt_afile *f, const void *data, size_t len, uint64_t off,
                              mt_err *e) {
-    const char *p = data;
-    if (f->fd < 0) return mt_fail(e, MTREC_ERR_INTERNAL, "atomic write: file not open");
-    while (len > 0) {
-        ssize_t w = pwrite(f->fd, p, MT_MIN(len, MT_WRITE_CHUNK), (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return mt_fail(e, MTREC_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
-        }
-        if (w == 0) return mt_fail(e, MTREC_ERR_IO, "%s: write failed: wrote 0 bytes", f->path);
-        p += w;
-        len -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return MTREC_OK;
+    if (off > (uint64_t)INT64_MAX) return mt_fail(e, MTREC_ERR_ARG, "%s: offset too large", f->path);
+    return afile_put(f, data, len, (int64_t)off, e);
 }
 
 void mt_afile_abort(mt_afile *f) {

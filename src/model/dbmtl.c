@@ -94,7 +94,6 @@ static mtrec_status mlp_backward(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int
     return MTREC_OK;
 }
 
-
 /* One tower's dnn stack on lane t % 2's backend. The lane's first tower (in execution order)
  * writes its lane_dx, later ones accumulate (with MMoE each tower accumulates into its own,
  * zeroed dtask_in). */

@@ -181,9 +181,9 @@ void mt_mix_backward(mt_real *dgate, mt_real *const *dexperts, const mt_real *do
                      const mt_real *gate, const mt_real *const *experts, int B, int E, int D);
 
 /* ---- column copy (concat / split) ----------------------------------------------------- */
-/* dst[b, dst_off + j] = src[b, src_off + j] for j < width (strides in elements) */
 /* x[0..n) = 0 (on every thread when n is large). */
 void mt_zero(mt_real *x, int64_t n);
+/* dst[b, dst_off + j] = src[b, src_off + j] for j < width (strides in elements) */
 void mt_copy_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
                   int src_stride, int src_off, int B, int width);
 /* dst[b, dst_off + j] += src[b, src_off + j] */

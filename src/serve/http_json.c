@@ -74,21 +74,25 @@ void mt_sbuf_free(mt_sbuf *b) {
     memset(b, 0, sizeof *b);
 }
 
-/* ==== text arena ========================================================================== */
+/* ==== arena ============================================================================== */
+/* Used for the slots' text (converted numbers, joined lists) and for cJSON's nodes (below). */
 struct mt_arena_blk {
     mt_arena_blk *next;
     size_t used, cap;
-    char data[];
+    _Alignas(16) char data[];
 };
 
 #define ARENA_BLOCK (64 * 1024)
 
-/* n bytes from the slot's arena: the current block, else the next kept block that fits, else
- * a new block linked after the current one. NULL when out of memory. */
-static char *arena_alloc(mt_req_scratch *s, size_t n) {
-    mt_arena_blk *b = s->arena_cur;
-    while (b && b->cap - b->used < n) {
+/* n bytes (16-byte aligned when align16) from the arena: the current block, else the next
+ * kept block that fits, else a new block linked after the current one. NULL when out of
+ * memory. */
+static char *arena_alloc(mt_arena *a, size_t n, int align16) {
+    mt_arena_blk *b = a->cur;
+    size_t at = b ? (align16 ? (b->used + 15) & ~(size_t)15 : b->used) : 0;
+    while (b && (at > b->cap || b->cap - at < n)) {
         b = b->next;
+        at = 0;
         if (b) b->used = 0;
     }
     if (!b) {
@@ -97,22 +101,35 @@ static char *arena_alloc(mt_req_scratch *s, size_t n) {
         if (!b) return NULL;
         b->used = 0;
         b->cap = cap;
-        if (s->arena_cur) { b->next = s->arena_cur->next; s->arena_cur->next = b; }
-        else { b->next = s->arena; s->arena = b; }
+        at = 0;
+        if (a->cur) { b->next = a->cur->next; a->cur->next = b; }
+        else { b->next = a->head; a->head = b; }
     }
-    s->arena_cur = b;
-    char *p = b->data + b->used;
-    b->used += n;
+    a->cur = b;
+    char *p = b->data + at;
+    b->used = at + n;
     return p;
 }
 
-static void arena_reset(mt_req_scratch *s) {
-    s->arena_cur = s->arena;
-    if (s->arena) s->arena->used = 0;
+static void arena_reset(mt_arena *a) {
+    a->cur = a->head;
+    if (a->head) a->head->used = 0;
+}
+
+static void arena_free(mt_arena *a) {
+    for (mt_arena_blk *b = a->head, *n; b; b = n) { n = b->next; free(b); }
+    a->head = a->cur = NULL;
+}
+
+/* 1 when p lies in one of the arena's blocks */
+static int arena_owns(const mt_arena *a, const void *p) {
+    for (const mt_arena_blk *b = a->head; b; b = b->next)
+        if ((const char *)p >= b->data && (const char *)p < b->data + b->cap) return 1;
+    return 0;
 }
 
 void mt_req_scratch_free(mt_req_scratch *s) {
-    for (mt_arena_blk *b = s->arena, *n; b; b = n) { n = b->next; free(b); }
+    arena_free(&s->arena);
     free(s->values);
     free(s->columns);
     free(s->stamp);
@@ -156,14 +173,8 @@ static int scratch_reserve(mt_req_scratch *s, size_t n_vals, int n_in) {
  * (cJSON used outside a parse, e.g. export signatures) goes to malloc/free. The blocks are
  * released when the thread exits (a pthread key destructor). Hand-written: glibc has no
  * per-thread region allocator, and cJSON's hooks are the interface it offers. */
-typedef struct json_blk {
-    struct json_blk *next;
-    size_t cap, used;
-    _Alignas(16) unsigned char data[];
-} json_blk;
-
 typedef struct json_arena {
-    json_blk *head;  /* newest (largest) block first */
+    mt_arena a;
     int active;      /* inside mt_http_parse_json */
     int keyed;       /* registered for the thread-exit destructor */
 } json_arena;
@@ -172,53 +183,22 @@ static _Thread_local json_arena tl_json;
 static pthread_key_t json_key;
 static pthread_once_t json_once = PTHREAD_ONCE_INIT;
 
-static void json_arena_release(void *p) {
-    json_arena *a = p;
-    for (json_blk *b = a->head, *n; b; b = n) { n = b->next; free(b); }
-    a->head = NULL;
-}
+static void json_arena_release(void *p) { arena_free(&((json_arena *)p)->a); }
 
 static void json_key_init(void) { (void)pthread_key_create(&json_key, json_arena_release); }
 
 static void *json_alloc(size_t n) {
-    json_arena *a = &tl_json;
-    if (!a->active) return malloc(n);
-    n = (n + 15) & ~(size_t)15;
-    json_blk *b = a->head;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = b ? 2 * b->cap : (size_t)64 << 10;
-        if (cap < n) cap = n;
-        json_blk *nb = malloc(sizeof *nb + cap);
-        if (!nb) return NULL;
-        nb->next = b;
-        nb->cap = cap;
-        nb->used = 0;
-        a->head = b = nb;
-        if (!a->keyed) {
-            pthread_once(&json_once, json_key_init);
-            a->keyed = pthread_setspecific(json_key, a) == 0;
-        }
+    json_arena *t = &tl_json;
+    if (!t->active) return malloc(n);
+    if (!t->keyed) {
+        pthread_once(&json_once, json_key_init);
+        t->keyed = pthread_setspecific(json_key, t) == 0;
     }
-    void *p = b->data + b->used;
-    b->used += n;
-    return p;
+    return arena_alloc(&t->a, n, 1);
 }
 
 static void json_release(void *p) {
-    for (const json_blk *b = tl_json.head; b; b = b->next)
-        if ((const unsigned char *)p >= b->data && (const unsigned char *)p < b->data + b->cap) return;
-    free(p);
-}
-
-/* Start a parse: the previous body's tree is dead; keep only the largest block. */
-static void json_arena_begin(void) {
-    json_arena *a = &tl_json;
-    if (a->head) {
-        for (json_blk *b = a->head->next, *n; b; b = n) { n = b->next; free(b); }
-        a->head->next = NULL;
-        a->head->used = 0;
-    }
-    a->active = 1;
+    if (!arena_owns(&tl_json.a, p)) free(p);
 }
 
 void mt_http_json_use_arena(void) {
@@ -230,7 +210,8 @@ mtrec_status mt_http_parse_json(const char *body, size_t len, cJSON **root, mt_e
     *root = NULL;
     if (len == 0) return mt_fail(e, MTREC_ERR_DATA, "empty request body (expected a JSON object)");
     const char *end = NULL;
-    json_arena_begin();
+    arena_reset(&tl_json.a);  /* the previous body's tree is dead: its blocks are reused */
+    tl_json.active = 1;
     cJSON *r = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     tl_json.active = 0;
     size_t off = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
@@ -302,7 +283,7 @@ static int value_text(const cJSON *v, mtrec_input_type t, mt_req_scratch *s, con
             if (n < 0) { *bad_item = k; return -2; }
             total += (size_t)n + 1;
         }
-        char *p = arena_alloc(s, total ? total : 1);
+        char *p = arena_alloc(&s->arena, total ? total : 1, 0);
         if (!p) return -1;
         size_t at = 0;
         for (const cJSON *x = v->child; x; x = x->next) {
@@ -318,7 +299,7 @@ static int value_text(const cJSON *v, mtrec_input_type t, mt_req_scratch *s, con
     *bad_item = -1;
     int n = scalar_text(v, t, buf, &txt);
     if (n < 0) return -2;
-    char *p = arena_alloc(s, (size_t)n + 1);
+    char *p = arena_alloc(&s->arena, (size_t)n + 1, 0);
     if (!p) return -1;
     memcpy(p, txt, (size_t)n + 1);
     *out = p;
@@ -452,7 +433,7 @@ mtrec_status mt_http_decode_predict(const cJSON *root, const mtrec_model *m, int
                                     mt_predict_req *req, int *http_code, mt_err *e) {
     *http_code = 400;
     memset(req, 0, sizeof *req);
-    arena_reset(s);
+    arena_reset(&s->arena);
     if (!cJSON_IsObject(root))
         return mt_fail(e, MTREC_ERR_DATA, "the request must be a JSON object with \"instances\" or \"inputs\", not %s",
                        json_kind(root));

@@ -34,7 +34,11 @@ void mt_sbuf_json_str(mt_sbuf *b, const char *s);
 void mt_sbuf_free(mt_sbuf *b);
 
 /* ---- per-slot request scratch ---------------------------------------------------------- */
+/* A grow-only bump allocator: blocks are kept and reused after a reset (http_json.c). */
 typedef struct mt_arena_blk mt_arena_blk;
+typedef struct mt_arena {
+    mt_arena_blk *head, *cur;
+} mt_arena;
 
 /* Grow-only buffers of one predictor slot, reused by every request that holds the slot, so
  * the request path allocates nothing once warm beyond cJSON's tree and the response text. */
@@ -48,8 +52,7 @@ typedef struct mt_req_scratch {
                             * start) in the previous row: the first name guess (rows usually
                             * list their keys in one order), -1 none */
     int stamp_cap;
-    mt_arena_blk *arena;   /* converted numbers and joined lists */
-    mt_arena_blk *arena_cur;
+    mt_arena arena;        /* converted numbers and joined lists */
 } mt_req_scratch;
 
 void mt_req_scratch_free(mt_req_scratch *s);

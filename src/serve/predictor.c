@@ -186,8 +186,9 @@ static int has_signature(const char *dir) {
     return ok;
 }
 
-/* The signature recorded in the export must be the one this pipeline gives. */
-static mtrec_status check_signature(const mtrec_model *md, const cJSON *sig, mt_err *e) {
+/* The signature recorded in the export must be the one this pipeline gives; its precision
+ * ("fp32" when absent) goes to md->bf16. */
+static mtrec_status check_signature(mtrec_model *md, const cJSON *sig, mt_err *e) {
     const cJSON *ins = cJSON_GetObjectItemCaseSensitive(sig, "inputs");
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(sig, "outputs");
     const mt_pipeline *p = &md->p;
@@ -199,6 +200,7 @@ static mtrec_status check_signature(const mtrec_model *md, const cJSON *sig, mt_
     if (prec && !(cJSON_IsString(prec) && (!strcmp(prec->valuestring, "fp32") || !strcmp(prec->valuestring, "bf16"))))
         return mt_fail(e, MTREC_ERR_CHECKPOINT, "%s/signature.json: \"precision\" must be \"fp32\" or \"bf16\"",
                        md->dir);
+    md->bf16 = prec && !strcmp(prec->valuestring, "bf16");
     int i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, ins) {
@@ -255,8 +257,6 @@ mtrec_status mtrec_model_load(const char *path, mtrec_model **out) {
     if ((st = mt_pipeline_load_text(cpath, text, &md->p, &e)) != MTREC_OK) goto done;
     if ((st = mt_serve_io_build(&md->p, &md->io, &e)) != MTREC_OK) goto done;
     if ((st = check_signature(md, sig, &e)) != MTREC_OK) goto done;
-    const cJSON *prec = cJSON_GetObjectItemCaseSensitive(sig, "precision");
-    md->bf16 = cJSON_IsString(prec) && !strcmp(prec->valuestring, "bf16");
     if ((st = mt_mm_create(1, 0, &md->mm, &e)) != MTREC_OK) goto done;
     if ((st = mt_model_create_ex(&md->p, 1, md->mm, (uint64_t)md->p.train.seed, NULL, 1, &md->m, &e)) != MTREC_OK)
         goto done;

@@ -113,10 +113,9 @@ mtrec_status mt_train(const mt_pipeline *p, const mt_train_opts *o, mt_train_sum
     }
 
     /* The reader thread parses ahead only when a core is left for it: with every core in the
-     * compute pool it would preempt a pool thread in the middle of a product and stall the
-     * whole team (measured on 2 cores: end to end 0.78 of compute-only with the thread,
-     * spinning pool); there, parsing inline costs ~0.5 us per row instead. Batches are the
-     * same either way. */
+     * compute pool it preempts pool threads in the middle of a product and stalls the team
+     * (A/B on 2 cores, 2 threads: inline parsing, ~0.5 us per row, was 2-4% faster end to
+     * end). Batches are the same either way. */
     int spare = (o->threads > 0 ? o->threads : 1) < omp_get_num_procs();
     mt_reader_opts ro = {.batch_size = B, .shuffle = p->data.shuffle,
                          .shuffle_buffer = p->data.shuffle_buffer_size, .seed = seed,
