@@ -256,5 +256,6 @@ for task in is_click is_view is_on_mic; do
     row="$row $task $(awk -v a="${AUC0[$task]:-0}" -v b="${AUC1[$task]:-0}" -v n="$NSEED" 'BEGIN { if (n > 0) printf "%+.4f", (b - a) / n; else print "n/a" }')"
 done
 say "$row"
+say "(a few seeds cannot resolve 0.002 on is_on_mic: bench/bench_bf16_auc.sh is the paired 12-seed study, with fp32's own rounding noise)"
 say "targets (issue 5, 2 threads): train >= 3x peer, >= 50% of fp32 peak; end to end within 15% (>= 0.85); inference >= 3x peer; bf16 >= 2x fp32 with AUC within 0.002"
 say "load average after: $(cut -d' ' -f1-3 /proc/loadavg); total $(( $(date +%s) - T0 )) s; logs in $LOG/"
