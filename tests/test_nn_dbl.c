@@ -6,6 +6,8 @@
  * statistics and the embedding bag are also checked against loops written here. */
 #include <stdint.h>
 
+#include <omp.h>
+
 #include "nn/nn.h"
 #include "test.h"
 #include "util/rng.h"
@@ -314,6 +316,45 @@ static void test_dropout(void) {
     free(in); free(out); free(mask); free(mask2);
 }
 
+/* The masks are drawn on every thread in blocks: the same mask at 1 and 2 threads and for an
+ * odd length; consecutive calls, and neighbouring elements, independent; the kept fraction
+ * right to a few standard errors for several ratios. */
+static void test_dropout_stream(void) {
+    enum { n = 1000001 };  /* odd: the last block and the last pair are partial */
+    double *in = dalloc(n), *out = dalloc(n), *m1 = dalloc(n), *m2 = dalloc(n), *m3 = dalloc(n);
+    fill(in, n, -1, 1);
+    const double ratios[] = {0.05, 0.3, 0.5, 0.9};
+    for (int q = 0; q < 4; q++) {
+        double ratio = ratios[q];
+        mt_rng r;
+        mt_rng_seed(&r, 7 + (uint64_t)q);
+        int nt = omp_get_max_threads();
+        omp_set_num_threads(1);
+        mt_dropout_forward(out, m1, in, n, ratio, &r);
+        mt_dropout_forward(out, m3, in, n, ratio, &r);  /* next call: a new mask */
+        mt_rng_seed(&r, 7 + (uint64_t)q);
+        omp_set_num_threads(2);
+        mt_dropout_forward(out, m2, in, n, ratio, &r);
+        omp_set_num_threads(nt);
+        CHECK_MSG(memcmp(m1, m2, n * sizeof *m1) == 0, "ratio %g: 2 threads drew another mask", ratio);
+        int64_t kept = 0, both = 0, same_next = 0;
+        for (int64_t i = 0; i < n; i++) {
+            kept += m1[i] != 0;
+            both += (m1[i] != 0) == (m3[i] != 0);
+            if (i + 1 < n) same_next += (m1[i] != 0) == (m1[i + 1] != 0);
+        }
+        double p = 1 - ratio, se = sqrt(p * (1 - p) / n);
+        double agree = p * p + (1 - p) * (1 - p);  /* P(two independent draws agree) */
+        double se2 = sqrt(agree * (1 - agree) / n);
+        CHECK_MSG(fabs((double)kept / n - p) < 5 * se, "ratio %g: kept %.5f", ratio, (double)kept / n);
+        CHECK_MSG(fabs((double)both / n - agree) < 5 * se2, "ratio %g: two calls agree on %.5f", ratio,
+                  (double)both / n);
+        CHECK_MSG(fabs((double)same_next / (n - 1) - agree) < 5 * se2, "ratio %g: neighbours agree on %.5f",
+                  ratio, (double)same_next / (n - 1));
+    }
+    free(in); free(out); free(m1); free(m2); free(m3);
+}
+
 /* ---- softmax ------------------------------------------------------------------------------ */
 typedef struct { double *in; int B, N; } sm_ctx;
 static void sm_fwd(void *c, double *out) {
@@ -549,6 +590,7 @@ int main(void) {
     RUN(test_act_grad);
     RUN(test_act_values);
     RUN(test_dropout);
+    RUN(test_dropout_stream);
     RUN(test_softmax);
     RUN(test_mix);
     RUN(test_cols);

@@ -50,7 +50,7 @@ static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, in
     }
     if (st != MTREC_OK) return mt_fail(e, st, "dense layer %d->%d failed in the matrix backend: %s", L->in, L->out,
                                           mt_mm_last_error(mm));
-    if (L->mask) mt_dropout_forward(L->h, L->mask, L->act_out, n, training ? L->dropout : 0, &m->rng);
+    if (L->mask) mt_dropout_forward(L->h, L->mask, L->act_out, n, training ? L->dropout : 0, L->rng);
     return MTREC_OK;
 }
 
@@ -231,6 +231,11 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
     /* 3. MMoE: experts, then per tower gate = softmax(dense(H)), task_in = sum gate * expert */
     for (int x = 0; x < m->num_expert; x++)
         if ((st = mlp_forward(m, m->mm, &m->experts[x], B, training, e)) != MTREC_OK) return st;
+
+    /* each tower's dropout stream for this step, drawn here in tower order (its masks then do
+     * not depend on when or on which thread the tower runs) */
+    if (training)
+        for (int t = 0; t < m->n_towers; t++) mt_rng_seed(&m->towers[t].rng, mt_rng_next(&m->rng));
 
     /* 3b-6: per tower, in config order: gate (MMoE), task tower, Bayesian relation, output.
      * With lanes on two threads the gates run first and the towers and heads as the task

@@ -43,6 +43,8 @@ typedef struct mt_layer {
     int use_bn;
     mt_activation act;
     mt_real dropout;
+    mt_rng *rng;                /* stream of its dropout masks: the tower's for a tower dnn
+                                 * layer, else the model's */
     const mt_real *x;           /* input [B, in] */
     mt_real *dx;                /* gradient of the input (accumulated), or NULL */
     mt_real *z;                 /* dense output [B, out] */
@@ -79,6 +81,9 @@ typedef struct mt_tower {
     mt_real *logits, *dlogits;  /* [B, num_class] */
     mt_real *loss_w;            /* [B] per-sample loss weights (scratch) */
     double loss;                /* weighted tower loss of the last loss_backward */
+    mt_rng rng;                 /* dropout masks of the dnn: seeded from the model's rng at
+                                 * every training forward, so a tower draws the same masks
+                                 * whichever thread runs it and when (tower lanes) */
 } mt_tower;
 
 typedef struct mt_table {
@@ -111,12 +116,13 @@ typedef struct mt_model {
     mt_tower *towers; int n_towers;
     mt_real *scratch[3];        /* [max_batch, max_width] each */
     int max_width;
-    mt_rng rng;                 /* dropout */
+    mt_rng rng;                 /* dropout of the bottom, experts and relation layers; seeds
+                                 * the towers' streams */
     /* the last loss */
     double total_loss, reg_loss;
     int inference_only;         /* no gradients or optimizer slots */
     int shares_weights;         /* params, stats and tables belong to another model */
-    /* Tower lanes (training models with >= 2 towers whose dnn has layers and no dropout): the
+    /* Tower lanes (training models with >= 2 towers whose dnn has layers): the
      * towers' dnn stacks run as two lanes (towers t % 2), on two threads when there are
      * two, each lane with its own single-threaded matrix backend, so 5 small towers cost
      * 2 fork/joins per step instead of dozens (dbmtl.c towers_graph: the lanes and the
@@ -147,7 +153,8 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
 void mt_model_free(mt_model *m);
 
 /* Forward pass. training: batch statistics (and moving-stat updates), dropout with masks
- * drawn from m->rng; else moving statistics and no dropout. */
+ * drawn from m->rng (the towers' dnn from their own streams, seeded from m->rng); else
+ * moving statistics and no dropout. */
 mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_err *e);
 
 /* Loss of the last forward against b's labels: per-tower losses (EasyRec weighting) plus,

@@ -71,7 +71,7 @@ static int is_identity(const mt_dnn_config *c) {
 
 /* Register and allocate an MLP over input x (width in), gradient dx (may be NULL). */
 static void build_mlp(builder *b, mt_mlp *mlp, const char *scope, const mt_dnn_config *c, int in,
-                      const mt_real *x, mt_real *dx) {
+                      const mt_real *x, mt_real *dx, mt_rng *rng) {
     mt_model *m = b->m;
     size_t B = (size_t)m->max_batch;
     memset(mlp, 0, sizeof *mlp);
@@ -94,6 +94,7 @@ static void build_mlp(builder *b, mt_mlp *mlp, const char *scope, const mt_dnn_c
         L->use_bn = c->use_bn;
         L->act = c->activation;
         L->dropout = c->n_dropout == c->n_layers ? (mt_real)c->dropout_ratio[i] : 0;
+        L->rng = rng;
         snprintf(nm, sizeof nm, "%s/dnn_%d/kernel", scope, i);
         L->W = reg(b, nm, L->in, L->out, 2, 1, 0);
         snprintf(nm, sizeof nm, "%s/dnn_%d/bias", scope, i);
@@ -174,12 +175,7 @@ static void init_params(mt_model *m, uint64_t seed) {
 static void build_lanes(builder *b, int task_w) {
     mt_model *m = b->m;
     int busy = 0;
-    for (int t = 0; t < m->n_towers; t++) {
-        const mt_mlp *d = &m->towers[t].dnn;
-        busy += d->n > 0;
-        for (int i = 0; i < d->n; i++)
-            if (d->layers[i].dropout > 0) return;  /* masks are drawn in tower order */
-    }
+    for (int t = 0; t < m->n_towers; t++) busy += m->towers[t].dnn.n > 0;
     if (busy < 2) return;
     int nt = omp_get_max_threads();  /* mt_mm_create sets the pool size: restored below */
     for (int k = 0; k < 2 && !b->failed; k++)
@@ -229,7 +225,7 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
     if (!m->tables) b->failed = 1;
 
     /* bottom */
-    build_mlp(b, &m->bottom, "bottom_dnn", &d->bottom_dnn, gw, m->X, m->dX);
+    build_mlp(b, &m->bottom, "bottom_dnn", &d->bottom_dnn, gw, m->X, m->dX, &m->rng);
     int task_w = m->bottom.out;
 
     /* MMoE experts */
@@ -243,7 +239,7 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
             char scope[64];
             snprintf(scope, sizeof scope, "expert_%d", i);
             build_mlp(b, &m->experts[i], scope, &d->expert_dnn, m->bottom.out, m->bottom.y,
-                      m->bottom.dy);
+                      m->bottom.dy, &m->rng);
             m->expert_out[i] = m->experts[i].y;
             m->expert_dout[i] = m->experts[i].dy;
         }
@@ -275,7 +271,7 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
             T->dtask_in = m->bottom.dy;
         }
         snprintf(scope, sizeof scope, "dnn_%s", tc->tower_name);
-        build_mlp(b, &T->dnn, scope, &tc->dnn, task_w, T->task_in, T->dtask_in);
+        build_mlp(b, &T->dnn, scope, &tc->dnn, task_w, T->task_in, T->dtask_in, &T->rng);
         T->rel_in_width = T->dnn.out;
         for (int r = 0; r < tc->n_relations; r++)
             T->rel_in_width += m->towers[tc->relation_index[r]].rel.out;
@@ -283,7 +279,7 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
         T->drel_in = b_alloc(b, B * (size_t)T->rel_in_width);
         if (T->rel_in_width > m->max_width) m->max_width = T->rel_in_width;
         snprintf(scope, sizeof scope, "relation_dnn_%s", tc->tower_name);
-        build_mlp(b, &T->rel, scope, &tc->relation_dnn, T->rel_in_width, T->rel_in, T->drel_in);
+        build_mlp(b, &T->rel, scope, &tc->relation_dnn, T->rel_in_width, T->rel_in, T->drel_in, &m->rng);
         snprintf(scope, sizeof scope, "output_%s/kernel", tc->tower_name);
         T->out_W = reg(b, scope, T->rel.out, tc->num_class, 2, 1, 0);
         snprintf(scope, sizeof scope, "output_%s/bias", tc->tower_name);

@@ -499,10 +499,15 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, mt_real *dgamma, mt_real *dbet
             const mt_real *restrict mk = mask ? mask + o : NULL;
             mt_real *g = din + o;  /* may be d (in place) */
             if (mk) {
+                /* the masked gradient first, in L1: with d[j] * mk[j] inside the select GCC
+                 * will not if-convert (a load it would speculate) and the loop ran scalar */
+                mt_real dm[CB];
+#pragma omp simd
+                for (int j = 0; j < w; j++) dm[j] = d[j] * mk[j];
 #pragma omp simd
                 for (int j = 0; j < w; j++) {
                     mt_real xh = (x[j] - mu[j]) * rs[j];
-                    mt_real gj = act_bwd(a, x[j] * sc[j] + sh[j], y[j], d[j] * mk[j], 1);
+                    mt_real gj = act_bwd(a, x[j] * sc[j] + sh[j], y[j], dm[j], 1);
                     g[j] = gj;
                     p1[j] += gj;
                     p2[j] += gj * xh;
@@ -587,9 +592,12 @@ ALWAYS_INLINE void act_bias_bwd_block(mt_real *din, mt_real *dbias, const mt_rea
             const mt_real *restrict mk = mask ? mask + o : NULL;
             mt_real *g = din + o;  /* may be d (in place) */
             if (mk) {
+                mt_real dm[CB];  /* as in bn_act_bwd_block */
+#pragma omp simd
+                for (int j = 0; j < w; j++) dm[j] = d[j] * mk[j];
 #pragma omp simd
                 for (int j = 0; j < w; j++) {
-                    mt_real gj = act_bwd(a, x[j], y[j], d[j] * mk[j], 0);
+                    mt_real gj = act_bwd(a, x[j], y[j], dm[j], 0);
                     g[j] = gj;
                     p[j] += gj;
                 }
@@ -626,8 +634,19 @@ void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
 /* ---- dropout ---------------------------------------------------------------------------- */
 
 /* Inverted dropout as tf.nn.dropout: keep where uniform >= ratio, scale kept values by
- * 1/(1-ratio). The mask is drawn sequentially from rng (deterministic for a seed). ratio <= 0
- * or rng == NULL: mask all 1; ratio >= 1: mask all 0. out may equal in. */
+ * 1/(1-ratio). One 64-bit key is drawn from rng per call; element i's uniform is 32 bits of
+ * the SplitMix64 output for (key, i / 2) (a counter-based stream: element i's value does not
+ * depend on the others, so the masks are drawn on every thread, in vectorised blocks, with
+ * the same result at any thread count). rng == NULL or ratio <= 0: mask all 1; ratio >= 1:
+ * mask all 0. out may equal in. */
+#define DROP_BLOCK 4096 /* elements per parallel block (even) */
+static inline uint64_t splitmix64_at(uint64_t key, uint64_t i) {
+    uint64_t z = key + (i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 void mt_dropout_forward(mt_real *out, mt_real *mask, const mt_real *in, int64_t n,
                         mt_real ratio, mt_rng *rng) {
     if (ratio <= 0 || !rng) {
@@ -636,9 +655,29 @@ void mt_dropout_forward(mt_real *out, mt_real *mask, const mt_real *in, int64_t 
         return;
     }
     mt_real scale = ratio >= 1 ? 0 : (mt_real)(1.0 / (1.0 - (double)ratio));
-    for (int64_t i = 0; i < n; i++) mask[i] = mt_rng_uniform(rng) >= (double)ratio ? scale : 0;
+    /* keep iff u32 >= thr, i.e. u32 / 2^32 >= ratio */
+    double t = ceil((double)ratio * 4294967296.0);
+    uint64_t thr = t > 4294967296.0 ? 4294967296ull : (uint64_t)t;
+    uint64_t key = mt_rng_next(rng);
+    int64_t nblk = (n + DROP_BLOCK - 1) / DROP_BLOCK;
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = in[i] * mask[i];
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t i0 = blk * DROP_BLOCK, len = MT_MIN(DROP_BLOCK, n - i0);
+        uint32_t u[DROP_BLOCK];
+        for (int64_t k = 0; k < (len + 1) / 2; k++) {
+            uint64_t z = splitmix64_at(key, (uint64_t)(i0 / 2 + k));
+            u[2 * k] = (uint32_t)z;
+            u[2 * k + 1] = (uint32_t)(z >> 32);
+        }
+        mt_real *restrict mk = mask + i0, *o = out + i0;
+        const mt_real *x = in + i0;  /* may be o */
+#pragma omp simd
+        for (int64_t k = 0; k < len; k++) {
+            mt_real v = (uint64_t)u[k] >= thr ? scale : 0;
+            mk[k] = v;
+            o[k] = x[k] * v;
+        }
+    }
 }
 
 /* din += dout * mask */

@@ -160,7 +160,8 @@ void mt_act_backward(mt_activation a, mt_real *din, const mt_real *dout, const m
                      const mt_real *out, int64_t n);
 
 /* ---- dropout (inverted: kept values scaled by 1/(1-ratio)) ----------------------------- */
-/* mask[n] is written as 0 or 1/(1-ratio); out = in * mask. ratio 0 -> copy, mask all 1. */
+/* mask[n] is written as 0 or 1/(1-ratio); out = in * mask. ratio 0 -> copy, mask all 1.
+ * Draws one value from rng; the mask is a function of it alone (not of the thread count). */
 void mt_dropout_forward(mt_real *out, mt_real *mask, const mt_real *in, int64_t n,
                         mt_real ratio, mt_rng *rng);
 /* din += dout * mask */
