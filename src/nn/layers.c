@@ -24,9 +24,10 @@
 #define R_ERF erf
 #define R_SQRT sqrt
 #else
-#define R_EXP expf
-#define R_TANH tanhf
-#define R_ERF erff
+#include "nn/vecmath.h"
+#define R_EXP mt_vexpf /* inlined and vectorisable (nn/vecmath.h): libm's calls are not */
+#define R_TANH mt_vtanhf
+#define R_ERF mt_verff
 #define R_SQRT sqrtf
 #endif
 
@@ -207,45 +208,44 @@ void mt_bn_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, const mt_real
 
 /* Logistic function without overflow for large |x|. */
 static inline mt_real sigm(mt_real x) {
-    if (x >= 0) return 1 / (1 + R_EXP(-x));
-    mt_real e = R_EXP(x);
-    return e / (1 + e);
+    mt_real e = R_EXP(-(x >= 0 ? x : -x)), s = 1 / (1 + e);  /* branch-free: it vectorises */
+    return x >= 0 ? s : e * s;
 }
 
 /* out[n] = f(in[n]); out may equal in. */
 void mt_act_forward(mt_activation a, mt_real *out, const mt_real *in, int64_t n) {
     switch (a) {
     case MT_ACT_RELU:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : 0;
         break;
     case MT_ACT_LEAKY_RELU:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : LEAKY_ALPHA * in[i];
         break;
     case MT_ACT_ELU:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : R_EXP(in[i]) - 1;
         break;
     case MT_ACT_SELU:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++)
             out[i] = in[i] > 0 ? SELU_SCALE * in[i] : SELU_SCALE * SELU_ALPHA * (R_EXP(in[i]) - 1);
         break;
     case MT_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) out[i] = R_TANH(in[i]);
         break;
     case MT_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) out[i] = sigm(in[i]);
         break;
     case MT_ACT_SWISH:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) out[i] = in[i] * sigm(in[i]);
         break;
     case MT_ACT_GELU: /* tf.nn.gelu(approximate=False): x * Phi(x) with the exact erf */
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++)
             out[i] = (mt_real)0.5 * in[i] * (1 + R_ERF(in[i] * INV_SQRT2));
         break;
@@ -262,40 +262,40 @@ void mt_act_backward(mt_activation a, mt_real *din, const mt_real *dout, const m
     mt_real *restrict g = din;
     switch (a) {
     case MT_ACT_RELU:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) g[i] += in[i] > 0 ? dout[i] : 0;
         break;
     case MT_ACT_LEAKY_RELU:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) g[i] += in[i] > 0 ? dout[i] : LEAKY_ALPHA * dout[i];
         break;
     case MT_ACT_ELU: /* f' = 1 (x > 0) or exp(x) = out + 1 */
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) g[i] += in[i] > 0 ? dout[i] : dout[i] * (out[i] + 1);
         break;
     case MT_ACT_SELU: /* f' = scale (x > 0) or scale*alpha*exp(x) = out + scale*alpha */
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++)
             g[i] += in[i] > 0 ? SELU_SCALE * dout[i]
                               : dout[i] * (out[i] + SELU_SCALE * SELU_ALPHA);
         break;
     case MT_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) g[i] += dout[i] * (1 - out[i] * out[i]);
         break;
     case MT_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) g[i] += dout[i] * out[i] * (1 - out[i]);
         break;
     case MT_ACT_SWISH: /* f' = s + x s (1 - s), s = sigmoid(x) */
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
             mt_real s = sigm(in[i]);
             g[i] += dout[i] * s * (1 + in[i] * (1 - s));
         }
         break;
     case MT_ACT_GELU: /* f' = Phi(x) + x phi(x) */
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
             mt_real x = in[i];
             mt_real cdf = (mt_real)0.5 * (1 + R_ERF(x * INV_SQRT2));
@@ -304,7 +304,7 @@ void mt_act_backward(mt_activation a, mt_real *din, const mt_real *dout, const m
         }
         break;
     case MT_ACT_LINEAR:
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) g[i] += dout[i];
         break;
     }
