@@ -121,6 +121,15 @@ for bb in 256 1024 4096; do
     done
 done
 say "(GFLOP/s counts the model's matrix FLOPs, 2*B*in*out per dense kernel forward, x3 per training step: 3.165 MFLOP per example for live5; peak = fmapeak for that many cores)"
+# the issue's literal spec: 16 IdFeatures x 16 dims, hash_bucket_size 100000 each (input 256 wide)
+say "bench/live5_16id.config (the issue's shape: 16 IdFeatures, embedding_dim 16, hash_bucket_size 100000; same dbmtl block), batch 1024, fp32:"
+for t in $THREADS; do
+    pol=passive; [ "$t" -gt 1 ] && pol=${POLICIES##* }
+    withpol "$pol" $B/bench_train_compute bench/live5_16id.config "$B/train_$ROWS.csv" --threads "$t" --batch 1024 \
+        --steps 20 --reps $([ $QUICK = 1 ] && echo 2 || echo 5) --batches 8 --peak "$(peak_for "$t")" >"$LOG/train16id_$t.txt" 2>&1
+    line=$(grep '^RESULT' "$LOG/train16id_$t.txt")
+    say "  threads $t ($pol): $(echo "$line" | kv ex_per_s) examples/s, $(echo "$line" | kv gflops) GFLOP/s = $(awk -v g="$(echo "$line" | kv gflops)" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of peak"
+done
 
 # ---- training, end to end from CSV --------------------------------------------------------
 hr
