@@ -751,6 +751,7 @@ void mt_mix_backward(mt_real *dgate, mt_real *const *dexperts, const mt_real *do
             if (dgate) {
                 const mt_real *restrict x = experts[e] + (size_t)r * D;
                 mt_real dot = 0;
+#pragma omp simd reduction(+ : dot)
                 for (int j = 0; j < D; j++) dot += d[j] * x[j];
                 dgate[(size_t)r * E + e] += dot;
             }
