@@ -56,7 +56,8 @@ stats() {
     }' "$1"
 }
 
-# study NAME CONFIG_MAKER TASKS SEEDS: trains every seed in fp32 / bf16 (/ alt fp32)
+# study NAME CONFIG_MAKER TASKS SEEDS: trains every seed in fp32 / bf16 (/ alt fp32);
+# CONFIG_MAKER OUT MODEL_DIR BF16 SEED writes a config
 study() {
     local name=$1 mk=$2 tasks=$3 seeds=$4
     say "== $name: fp32 vs bf16 (mtrec train --threads $THREADS), seeds $seeds"
@@ -101,13 +102,15 @@ study() {
 # ---- live5 synth ---------------------------------------------------------------------------
 [ -s "$B/train_$ROWS.csv" ] || $MTREC synth --rows "$ROWS" --output_path "$B/train_$ROWS.csv" --seed 1 >/dev/null || exit 1
 [ -s "$B/eval_$EVAL_ROWS.csv" ] || $MTREC synth --rows "$EVAL_ROWS" --output_path "$B/eval_$EVAL_ROWS.csv" --seed 2 >/dev/null || exit 1
-live5_cfg() {  # OUT MODEL_DIR BF16 SEED
-    sed -e "s#^train_input_path:.*#train_input_path: \"$ROOT/$B/train_$ROWS.csv\"#" \
-        -e "s#^eval_input_path:.*#eval_input_path: \"$ROOT/$B/eval_$EVAL_ROWS.csv\"#" \
-        -e "s#^model_dir:.*#model_dir: \"$2\"#" examples/live5.config >"$1"
-    [ "$3" = 1 ] && sed -i 's#^train_config {#train_config {\n  mixed_precision: "BF16"#' "$1"
-    sed -i "s#^train_config {#train_config {\n  seed: $4#" "$1"
+# mkcfg TEMPLATE TRAIN_CSV EVAL_CSV OUT MODEL_DIR BF16 SEED: a copy of TEMPLATE with these
+mkcfg() {
+    sed -e "s#^train_input_path:.*#train_input_path: \"$2\"#" \
+        -e "s#^eval_input_path:.*#eval_input_path: \"$3\"#" \
+        -e "s#^model_dir:.*#model_dir: \"$5\"#" "$1" >"$4"
+    [ "$6" = 1 ] && sed -i 's#^train_config {#train_config {\n  mixed_precision: "BF16"#' "$4"
+    sed -i "s#^train_config {#train_config {\n  seed: $7#" "$4"
 }
+live5_cfg() { mkcfg examples/live5.config "$ROOT/$B/train_$ROWS.csv" "$ROOT/$B/eval_$EVAL_ROWS.csv" "$@"; }
 say "live5 synth: $ROWS training rows (1 epoch), $EVAL_ROWS evaluation rows; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 study live5 live5_cfg "is_click is_view is_on_mic" "$SEEDS"
 
@@ -119,13 +122,7 @@ if [ -n "$HSEEDS" ]; then
         mkdir -p build/data
         [ -s build/data/hillstrom_train.csv ] ||
             python3 tools/split_rows.py "$HDATA" build/data/hillstrom_train.csv build/data/hillstrom_eval.csv --mod 4 --header || exit 1
-        hill_cfg() {  # OUT MODEL_DIR BF16 SEED
-            sed -e "s#^train_input_path:.*#train_input_path: \"$ROOT/build/data/hillstrom_train.csv\"#" \
-                -e "s#^eval_input_path:.*#eval_input_path: \"$ROOT/build/data/hillstrom_eval.csv\"#" \
-                -e "s#^model_dir:.*#model_dir: \"$2\"#" examples/hillstrom.config >"$1"
-            [ "$3" = 1 ] && sed -i 's#^train_config {#train_config {\n  mixed_precision: "BF16"#' "$1"
-            sed -i "s#^train_config {#train_config {\n  seed: $4#" "$1"
-        }
+        hill_cfg() { mkcfg examples/hillstrom.config "$ROOT/build/data/hillstrom_train.csv" "$ROOT/build/data/hillstrom_eval.csv" "$@"; }
         say "Hillstrom: 48,000 training rows ($(grep -o 'num_epochs: [0-9]*' examples/hillstrom.config | head -n1)), 16,000 evaluation rows"
         study hillstrom hill_cfg "visit conversion" "$HSEEDS"
     fi
