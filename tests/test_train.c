@@ -54,12 +54,22 @@ static const char *CFG =
     "    l2_regularization: 1e-5 } }\n";
 
 static int g_no_dropout;  /* load(): drop the is_click tower's dropout */
+static int g_mmoe;        /* load(): add 3 MMoE experts (with dropout) after the bottom */
 
 static int load(mt_pipeline *p, const char *model, int steps, int bottom, const char *extra) {
     static char text[8192];
     snprintf(text, sizeof text, CFG, g_dir, g_dir, g_dir, model, steps, extra ? extra : "", bottom);
     char *dr = strstr(text, "dropout_ratio: [0.1] ");
     if (g_no_dropout && dr) memmove(dr, dr + 21, strlen(dr + 21) + 1);
+    if (g_mmoe) {
+        const char *ins = " expert_dnn { hidden_units: [16, 12] dropout_ratio: [0.1, 0.1] } num_expert: 3";
+        char *at = strstr(text, "dbmtl { bottom_dnn {");
+        at = at ? strchr(at, '\n') : NULL;
+        if (at && strlen(text) + strlen(ins) < sizeof text) {
+            memmove(at + strlen(ins), at, strlen(at) + 1);
+            memcpy(at, ins, strlen(ins));
+        }
+    }
     mt_err e = {0};
     mtrec_status st = mt_pipeline_load_text("test_train.config", text, p, &e);
     CHECK_MSG(st == MTREC_OK, "%s", e.msg);
@@ -169,17 +179,20 @@ static void test_resume_equals_uninterrupted(void) {
 
 
 /* 1 and 2 threads end with the same weights bit for bit, with and without dropout in a tower
- * (the towers run in two lanes on two threads, model.lanes; each tower draws its masks from
- * its own stream), and the dropout really changes the weights. */
+ * and with MMoE experts (the towers, and the experts, run in two lanes on two threads,
+ * model.lanes; each draws its dropout masks from its own stream), and the dropout really
+ * changes the weights. */
 static void test_threads_same_weights(void) {
-    for (int nd = 0; nd < 2; nd++) {
-        g_no_dropout = nd;
+    for (int nd = 0; nd < 3; nd++) {  /* 2: MMoE, experts in lanes too */
+        g_no_dropout = nd == 1;
+        g_mmoe = nd == 2;
         mt_pipeline p1 = {0}, p2 = {0};
         char n1[32], n2[32];
         snprintf(n1, sizeof n1, "t1_%d", nd);
         snprintf(n2, sizeof n2, "t2_%d", nd);
-        if (load(&p1, n1, 15, 32, NULL) || load(&p2, n2, 15, 32, NULL)) { g_no_dropout = 0; return; }
-        CHECK((strstr(p1.text, "dropout_ratio") == NULL) == nd);
+        if (load(&p1, n1, 15, 32, NULL) || load(&p2, n2, 15, 32, NULL)) { g_no_dropout = g_mmoe = 0; return; }
+        CHECK((strstr(p1.text, "dropout_ratio") == NULL) == (nd == 1));
+        CHECK((strstr(p1.text, "num_expert") != NULL) == (nd == 2));
         mt_err e = {0};
         mt_train_summary s;
         g_threads = 1;
@@ -191,11 +204,12 @@ static void test_threads_same_weights(void) {
         snprintf(a, sizeof a, "%s/%s/model.ckpt-15", g_dir, n1);
         snprintf(b, sizeof b, "%s/%s/model.ckpt-15", g_dir, n2);
         int64_t d = ckpt_diff(a, b);
-        CHECK_MSG(d == 0, "dropout %s: 2 threads differ from 1 thread in %lld values", nd ? "off" : "on", (long long)d);
+        CHECK_MSG(d == 0, "%s: 2 threads differ from 1 thread in %lld values",
+                  nd == 0 ? "dropout" : nd == 1 ? "no dropout" : "MMoE", (long long)d);
         mt_pipeline_free(&p1);
         mt_pipeline_free(&p2);
     }
-    g_no_dropout = 0;
+    g_no_dropout = g_mmoe = 0;
     char a[512], b[512];
     snprintf(a, sizeof a, "%s/t1_0/model.ckpt-15", g_dir);
     snprintf(b, sizeof b, "%s/t1_1/model.ckpt-15", g_dir);

@@ -165,6 +165,44 @@ static mtrec_status towers_graph(mt_model *m, int B, int backward, int wrote[2],
     return MTREC_OK;
 }
 
+/* 3. MMoE experts, forward or backward. With lanes (training) they run as two lanes of
+ * single-threaded work like the towers (experts k, k+2, ... on lane k, on two threads when
+ * the pool has two; backward in descending order, each lane summing its experts' input
+ * gradient in expert_dx[k], added to bottom.dy in lane order: the same arithmetic at any
+ * thread count). Otherwise one after another on the shared backend. */
+static mtrec_status experts_run(mt_model *m, int B, int backward, int training, mt_err *e) {
+    int E = m->num_expert;
+    mtrec_status st = MTREC_OK;
+    if (!m->lanes || !training) {
+        for (int i = 0; i < E && st == MTREC_OK; i++)
+            st = backward ? mlp_backward(m, m->mm, &m->experts[E - 1 - i], B, 0, e)
+                          : mlp_forward(m, m->mm, &m->experts[i], B, training, e);
+        return st;
+    }
+    mtrec_status sl[2] = {MTREC_OK, MTREC_OK};
+    mt_err le[2];
+    memset(le, 0, sizeof le);
+    int wrote[2] = {0, 0};
+    int nth = omp_get_max_threads() >= 2 ? 2 : 1;
+#pragma omp parallel num_threads(nth)
+    for (int k = omp_get_thread_num(); k < 2; k += nth) {
+        int last = k + ((E - 1 - k) / 2) * 2;  /* lane k's last expert */
+        for (int x = backward ? last : k; x >= 0 && x < E && sl[k] == MTREC_OK; x += backward ? -2 : 2) {
+            sl[k] = backward ? mlp_backward(m, m->lane_mm[k], &m->experts[x], B, !wrote[k], &le[k])
+                             : mlp_forward(m, m->lane_mm[k], &m->experts[x], B, 1, &le[k]);
+            wrote[k] = 1;
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        if (sl[k] != MTREC_OK) {
+            if (e) *e = le[k];
+            return sl[k];
+        }
+    for (int k = 0; k < 2 && backward; k++)
+        if (wrote[k]) mt_add_cols(m->bottom.dy, m->bottom.out, 0, m->expert_dx[k], m->bottom.out, 0, B, m->bottom.out);
+    return MTREC_OK;
+}
+
 /* 3. MMoE gate of tower T: gate = softmax(dense(H)), task_in = sum gate * expert */
 static mtrec_status gate_forward(mt_model *m, mt_tower *T, int B, mt_err *e) {
     if (!m->num_expert) return MTREC_OK;
@@ -228,9 +266,13 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
     mtrec_status st = mlp_forward(m, m->mm, &m->bottom, B, training, e);
     if (st != MTREC_OK) return st;
 
-    /* 3. MMoE: experts, then per tower gate = softmax(dense(H)), task_in = sum gate * expert */
-    for (int x = 0; x < m->num_expert; x++)
-        if ((st = mlp_forward(m, m->mm, &m->experts[x], B, training, e)) != MTREC_OK) return st;
+    /* 3. MMoE: experts (each with its own dropout stream, like the towers below), then per
+     * tower gate = softmax(dense(H)), task_in = sum gate * expert */
+    if (m->num_expert) {
+        if (training)
+            for (int x = 0; x < m->num_expert; x++) mt_rng_seed(&m->expert_rng[x], mt_rng_next(&m->rng));
+        if ((st = experts_run(m, B, 0, training, e)) != MTREC_OK) return st;
+    }
 
     /* each tower's dropout stream for this step, drawn here in tower order (its masks then do
      * not depend on when or on which thread the tower runs) */
@@ -501,8 +543,7 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
         for (int t = m->n_towers - 1; t >= 0; t--)
             if ((st = gate_backward(m, &m->towers[t], B, e)) != MTREC_OK) return st;
     }
-    for (int x = m->num_expert - 1; x >= 0; x--)
-        if ((st = mlp_backward(m, m->mm, &m->experts[x], B, 0, e)) != MTREC_OK) return st;
+    if (m->num_expert && (st = experts_run(m, B, 1, 1, e)) != MTREC_OK) return st;
     if ((st = mlp_backward(m, m->mm, &m->bottom, B, 1, e)) != MTREC_OK) return st;  /* sole producer of dX */
 
     /* embedding regularization gradient: dX += emb_reg * X on the embedded columns */

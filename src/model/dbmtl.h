@@ -111,6 +111,7 @@ typedef struct mt_model {
     mt_mlp bottom;
     int num_expert;
     mt_mlp *experts;            /* [num_expert] */
+    mt_rng *expert_rng;         /* [num_expert] dropout streams, seeded as the towers' */
     const mt_real **expert_out; /* [num_expert] pointers for mt_mix_* */
     mt_real **expert_dout;
     mt_tower *towers; int n_towers;
@@ -132,6 +133,10 @@ typedef struct mt_model {
     int lanes;
     mt_mm *lane_mm[2];
     mt_real *lane_dx[2];        /* [max_batch, bottom.out] or NULL (MMoE: towers own theirs) */
+    /* With MMoE and lanes, the experts run as lanes too (experts x % 2, dbmtl.c experts_run),
+     * each lane summing its experts' share of the bottom output's gradient here, added to
+     * bottom.dy in lane order. */
+    mt_real *expert_dx[2];      /* [max_batch, bottom.out] or NULL */
     int frozen_weights;         /* weights never change while this model and its mt_mm live
                                  * (a loaded export): bf16 copies of kernels are made once */
     /* activation buffers owned by the model (model_build.c) */

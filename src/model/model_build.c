@@ -191,6 +191,14 @@ static void build_lanes(builder *b, int task_w) {
                     m->towers[t].dnn.layers[0].dx = m->lane_dx[k];
                 }
         }
+    else
+        for (int k = 0; k < 2 && !b->failed; k++) {
+            m->expert_dx[k] = b_alloc(b, (size_t)m->max_batch * (size_t)m->bottom.out);
+            for (int x = k; x < m->num_expert && m->expert_dx[k]; x += 2) {
+                m->experts[x].dx = m->expert_dx[k];
+                m->experts[x].layers[0].dx = m->expert_dx[k];
+            }
+        }
     m->lanes = !b->failed;
 }
 
@@ -234,12 +242,13 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
         m->experts = calloc((size_t)m->num_expert, sizeof *m->experts);
         m->expert_out = calloc((size_t)m->num_expert, sizeof *m->expert_out);
         m->expert_dout = calloc((size_t)m->num_expert, sizeof *m->expert_dout);
-        if (!m->experts || !m->expert_out || !m->expert_dout) b->failed = 1;
+        m->expert_rng = calloc((size_t)m->num_expert, sizeof *m->expert_rng);
+        if (!m->experts || !m->expert_out || !m->expert_dout || !m->expert_rng) b->failed = 1;
         for (int i = 0; i < m->num_expert && !b->failed; i++) {
             char scope[64];
             snprintf(scope, sizeof scope, "expert_%d", i);
             build_mlp(b, &m->experts[i], scope, &d->expert_dnn, m->bottom.out, m->bottom.y,
-                      m->bottom.dy, &m->rng);
+                      m->bottom.dy, &m->expert_rng[i]);
             m->expert_out[i] = m->experts[i].y;
             m->expert_dout[i] = m->experts[i].dy;
         }
@@ -354,6 +363,7 @@ void mt_model_free(mt_model *m) {
     free_mlp(&m->bottom);
     for (int i = 0; i < m->num_expert && m->experts; i++) free_mlp(&m->experts[i]);
     free(m->experts);
+    free(m->expert_rng);
     free((void *)m->expert_out);
     free(m->expert_dout);
     for (int t = 0; t < m->n_towers && m->towers; t++) {
