@@ -121,6 +121,42 @@ static void test_dense(void) {
     mt_mm_free(m);
 }
 
+/* the one-column dense (a tower's output layer) */
+typedef struct { double *in, *w, *b; int B, K; } dense1_ctx;
+static void dense1_fwd(void *c, double *out) {
+    dense1_ctx *d = c;
+    mt_dense1_forward(out, d->in, d->w, d->b, d->B, d->K);
+}
+
+static void test_dense1(void) {
+    const int shapes[][2] = {{5, 7}, {1, 3}, {33, 32}};
+    for (int q = 0; q < 3; q++) {
+        int B = shapes[q][0], K = shapes[q][1];
+        dense1_ctx d = {dalloc((size_t)B * K), dalloc(K), dalloc(1), B, K};
+        fill(d.in, (size_t)B * K, -1, 1); fill(d.w, K, -1, 1); fill(d.b, 1, -1, 1);
+        double *R = dalloc(B), *out = dalloc(B);
+        fill(R, B, -1, 1);
+        dense1_fwd(&d, out);
+        double maxe = 0;
+        for (int i = 0; i < B; i++) {
+            double s = d.b[0];
+            for (int k = 0; k < K; k++) s += d.in[i * K + k] * d.w[k];
+            maxe = fmax(maxe, fabs(out[i] - s));
+        }
+        CHECK_NEAR(maxe, 0, 1e-12);
+        double *din0 = dalloc((size_t)B * K), *dw0 = dalloc(K), *db0 = dalloc(1);
+        fill(din0, (size_t)B * K, -1, 1); fill(dw0, K, -1, 1); fill(db0, 1, -1, 1);
+        double *din = dcopy(din0, (size_t)B * K), *dw = dcopy(dw0, K), *db = dcopy(db0, 1);
+        for (int rep = 0; rep < 2; rep++) mt_dense1_backward(din, dw, db, R, d.in, d.w, B, K);
+        check_fd("dense1 dX", dense1_fwd, &d, B, R, d.in, (size_t)B * K, din, din0);
+        check_fd("dense1 dw", dense1_fwd, &d, B, R, d.w, K, dw, dw0);
+        check_fd("dense1 db", dense1_fwd, &d, B, R, d.b, 1, db, db0);
+        mt_dense1_backward(NULL, NULL, NULL, R, d.in, d.w, B, K);  /* all gradients optional */
+        free(d.in); free(d.w); free(d.b); free(R); free(out); free(din0); free(dw0); free(db0);
+        free(din); free(dw); free(db);
+    }
+}
+
 /* ---- batch norm --------------------------------------------------------------------------- */
 typedef struct { double *in, *gamma, *beta, *mean, *rstd; int B, N; double eps; } bn_ctx;
 static void bn_fwd(void *c, double *out) {
@@ -585,6 +621,7 @@ static void test_sparse_grad(void) {
 int main(void) {
     mt_rng_seed(&g_rng, 12345);
     RUN(test_dense);
+    RUN(test_dense1);
     RUN(test_bn_grad);
     RUN(test_bn_stats);
     RUN(test_act_grad);

@@ -226,8 +226,11 @@ static mtrec_status head_forward(mt_model *m, mt_tower *T, int B, int training, 
     }
     mtrec_status st = mlp_forward(m, m->mm, &T->rel, B, training, e);
     if (st != MTREC_OK) return st;
-    st = mt_dense_forward(m->mm, T->logits, T->rel.y, P(m, T->out_W), P(m, T->out_b), B, T->rel.out,
-                          T->cfg->num_class);
+    if (T->cfg->num_class == 1)
+        mt_dense1_forward(T->logits, T->rel.y, P(m, T->out_W), P(m, T->out_b), B, T->rel.out);
+    else
+        st = mt_dense_forward(m->mm, T->logits, T->rel.y, P(m, T->out_W), P(m, T->out_b), B, T->rel.out,
+                              T->cfg->num_class);
     if (st != MTREC_OK) return mt_fail(e, st, "output of tower %s failed", T->cfg->tower_name);
     return MTREC_OK;
 }
@@ -386,8 +389,13 @@ static double kernel_sumsq(const mt_model *m) {
 /* Backward of tower T's output and relation layers, then the concat gradient split: own
  * tower's part into dnn.dy, each parent's part into its relation output's gradient. */
 static mtrec_status head_backward(mt_model *m, mt_tower *T, int B, mt_err *e) {
-    mtrec_status st = mt_dense_backward(m->mm, T->rel.dy, G(m, T->out_W), G(m, T->out_b), T->dlogits, T->rel.y,
-                                        P(m, T->out_W), B, T->rel.out, T->cfg->num_class);
+    mtrec_status st = MTREC_OK;
+    if (T->cfg->num_class == 1)
+        mt_dense1_backward(T->rel.dy, G(m, T->out_W), G(m, T->out_b), T->dlogits, T->rel.y, P(m, T->out_W), B,
+                           T->rel.out);
+    else
+        st = mt_dense_backward(m->mm, T->rel.dy, G(m, T->out_W), G(m, T->out_b), T->dlogits, T->rel.y,
+                               P(m, T->out_W), B, T->rel.out, T->cfg->num_class);
     if (st != MTREC_OK) return mt_fail(e, st, "backward of output %s failed", T->cfg->tower_name);
     if ((st = mlp_backward(m, m->mm, &T->rel, B, 1, e)) != MTREC_OK) return st;  /* sole producer of drel_in */
     mt_add_cols(T->dnn.dy, T->dnn.out, 0, T->drel_in, T->rel_in_width, 0, B, T->dnn.out);

@@ -109,6 +109,42 @@ mtrec_status mt_dense_backward(mt_mm *m, mt_real *din, mt_real *dW, mt_real *db,
     return mt_dense_backward_ex(m, din, 1, dW, db, dout, in, W, B, K, N, 0);
 }
 
+/* One output column (a tower's logit): a dot product per row, in plain loops. Through the
+ * matrix backend these were three calls of 1024x32 by 32x1 per tower and step, at 3-7
+ * GFLOP/s (call overhead, and in bf16 the operands' conversions), on the relation/output
+ * chain that the tower lanes wait for. Sums run in a fixed order (thread-count free). */
+void mt_dense1_forward(mt_real *out, const mt_real *in, const mt_real *w, const mt_real *b, int B,
+                       int K) {
+    mt_real bias = b ? b[0] : 0;
+    for (int i = 0; i < B; i++) {
+        const mt_real *restrict x = in + (size_t)i * K;
+        mt_real s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int k = 0; k < K; k++) s += x[k] * w[k];
+        out[i] = s + bias;
+    }
+}
+
+void mt_dense1_backward(mt_real *din, mt_real *dw, mt_real *db, const mt_real *dout,
+                        const mt_real *in, const mt_real *w, int B, int K) {
+    double sb = 0;
+    for (int i = 0; i < B; i++) {
+        mt_real d = dout[i];
+        sb += d;
+        const mt_real *restrict x = in + (size_t)i * K;
+        if (dw) {
+#pragma omp simd
+            for (int k = 0; k < K; k++) dw[k] += x[k] * d;
+        }
+        if (din) {
+            mt_real *restrict g = din + (size_t)i * K;
+#pragma omp simd
+            for (int k = 0; k < K; k++) g[k] += d * w[k];
+        }
+    }
+    if (db) db[0] += (mt_real)sb;
+}
+
 /* ---- batch norm ------------------------------------------------------------------------- */
 
 /* Training forward (see nn.h): the fused kernel with the identity activation (statistics and

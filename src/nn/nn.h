@@ -94,6 +94,12 @@ mtrec_status mt_dense_backward(mt_mm *m, mt_real *din, mt_real *dW, mt_real *db,
 mtrec_status mt_dense_backward_ex(mt_mm *m, mt_real *din, int din_acc, mt_real *dW,
                                   mt_real *db, const mt_real *dout, const mt_real *in,
                                   const mt_real *W, int B, int K, int N, int stable);
+/* The same for one output column (N = 1), as plain loops: out[B] = in[B,K] w[K] + b[0];
+ * din[B,K] += dout w^T, dw[K] += in^T dout, db[0] += sum(dout) (any of the three may be NULL). */
+void mt_dense1_forward(mt_real *out, const mt_real *in, const mt_real *w, const mt_real *b, int B,
+                       int K);
+void mt_dense1_backward(mt_real *din, mt_real *dw, mt_real *db, const mt_real *dout,
+                        const mt_real *in, const mt_real *w, int B, int K);
 /* out[B,N] = act(scale * (in @ W + b) + shift): the inference layer, with batch norm on moving
  * statistics folded into scale/shift (per column; NULL when there is no BN). One backend call
  * when mt_mm_act_fusable(act), else the product plus one activation pass. stable != 0: in
