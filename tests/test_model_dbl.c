@@ -41,12 +41,15 @@ static const char *CFG_TOWERS =
     "      relation_tower_names: ['buy'] }\n"
     "    l2_regularization: 0.001\n  }\n}\n";
 
-static char *make_config(int mmoe) {
+/* variant 0: plain, 1: MMoE, 2: a bottom wide enough that the training split of its layers
+ * into column halves (model.bottom_split) has two non-empty halves (16 + 4, 16 + 2) */
+static char *make_config(int variant) {
     static char buf[8192];
     snprintf(buf, sizeof buf, "%s%s%s", CFG_HEAD,
-             mmoe ? "    bottom_dnn { hidden_units: [7] activation: 'tanh' }\n"
-                    "    expert_dnn { hidden_units: [6] activation: 'leaky_relu' } num_expert: 2\n"
-                  : "    bottom_dnn { hidden_units: [7, 6] activation: 'tanh' }\n",
+             variant == 1 ? "    bottom_dnn { hidden_units: [7] activation: 'tanh' }\n"
+                            "    expert_dnn { hidden_units: [6] activation: 'leaky_relu' } num_expert: 2\n"
+             : variant == 2 ? "    bottom_dnn { hidden_units: [20, 18] activation: 'tanh' }\n"
+                            : "    bottom_dnn { hidden_units: [7, 6] activation: 'tanh' }\n",
              CFG_TOWERS);
     return buf;
 }
@@ -68,10 +71,10 @@ static double total_loss(mt_model *m, const mt_batch *b) {
     return m->total_loss;
 }
 
-static void gradcheck(int mmoe) {
+static void gradcheck(int variant) {
     mt_err e = {0};
     mt_pipeline p = {0};
-    mtrec_status st = mt_pipeline_load_text("gradcheck.config", make_config(mmoe), &p, &e);
+    mtrec_status st = mt_pipeline_load_text("gradcheck.config", make_config(variant), &p, &e);
     CHECK_MSG(st == MTREC_OK, "%s", e.msg);
     if (st != MTREC_OK) return;
     mt_mm *mm = NULL;
@@ -80,6 +83,8 @@ static void gradcheck(int mmoe) {
     st = mt_model_create(&p, 16, mm, 7, &m, &e);
     CHECK_MSG(st == MTREC_OK, "%s", e.msg);
     if (st != MTREC_OK) { mt_mm_free(mm); mt_pipeline_free(&p); return; }
+    CHECK(m->lanes && m->bottom_split);  /* the training paths under test */
+    if (variant == 2) CHECK(m->bsplit[0].w[1] > 0 && m->bsplit[1].w[1] > 0);
     mt_batch b;
     CHECK(mt_batch_alloc(&m->plan, 16, &b, &e) == MTREC_OK);
     for (size_t r = 0; r < MT_ARRAY_LEN(ROWS); r++) {
@@ -164,7 +169,7 @@ static void gradcheck(int mmoe) {
         free(sg);
         free(rows);
     }
-    fprintf(stderr, "gradcheck mmoe=%d: %d dense + %d embedding entries, worst rel err %.3g\n", mmoe,
+    fprintf(stderr, "gradcheck variant %d: %d dense + %d embedding entries, worst rel err %.3g\n", variant,
             checked, emb_checked, worst);
     CHECK(checked > 100);
     CHECK(emb_checked > 20);
@@ -179,9 +184,11 @@ static void gradcheck(int mmoe) {
 
 static void test_gradcheck_plain(void) { gradcheck(0); }
 static void test_gradcheck_mmoe(void) { gradcheck(1); }
+static void test_gradcheck_bottom_halves(void) { gradcheck(2); }
 
 int main(void) {
     RUN(test_gradcheck_plain);
     RUN(test_gradcheck_mmoe);
+    RUN(test_gradcheck_bottom_halves);
     return test_summary();
 }

@@ -265,8 +265,10 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
         }
     }
 
-    /* 2. bottom */
-    mtrec_status st = mlp_forward(m, m->mm, &m->bottom, B, training, e);
+    /* 2. bottom (in training as two column halves on the lanes when m->bottom_split) */
+    m->bsplit_ready = training && m->bottom_split;
+    mtrec_status st = m->bsplit_ready ? mt_bottom_split_forward(m, B, e)
+                                      : mlp_forward(m, m->mm, &m->bottom, B, training, e);
     if (st != MTREC_OK) return st;
 
     /* 3. MMoE: experts (each with its own dropout stream, like the towers below), then per
@@ -552,7 +554,9 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
             if ((st = gate_backward(m, &m->towers[t], B, e)) != MTREC_OK) return st;
     }
     if (m->num_expert && (st = experts_run(m, B, 1, 1, e)) != MTREC_OK) return st;
-    if ((st = mlp_backward(m, m->mm, &m->bottom, B, 1, e)) != MTREC_OK) return st;  /* sole producer of dX */
+    st = m->bsplit_ready ? mt_bottom_split_backward(m, B, e)
+                         : mlp_backward(m, m->mm, &m->bottom, B, 1, e);  /* sole producer of dX */
+    if (st != MTREC_OK) return st;
 
     /* embedding regularization gradient: dX += emb_reg * X on the embedded columns */
     double er = regularize ? p->model.embedding_regularization : 0;

@@ -56,6 +56,17 @@ typedef struct mt_layer {
     mt_real *dh;                /* gradient of h [B, out] (accumulated) */
 } mt_layer;
 
+/* A bottom layer computed as two halves of its columns in training (mt_model.bottom_split,
+ * model/bottom_split.c). */
+typedef struct mt_half_layer {
+    int w[2];                   /* widths of the halves: columns [0, w[0]) and [w[0], out) */
+    mt_real *Wp, *dWp;          /* the kernel and its gradient by blocks (input half h, output
+                                 * half k) of [in_h, w_k], packed one after another */
+    mt_real *act, *dh;          /* the output and its gradient as halves ([B, w[0]] then
+                                 * [B, w[1]]): the layer's own act_out / dh buffers, except
+                                 * for the last layer, whose act_out / dh stay row-major */
+} mt_half_layer;
+
 /* A stack of layers; n == 0 is the identity (y aliases x, dy aliases dx). */
 typedef struct mt_mlp {
     int n;
@@ -137,6 +148,12 @@ typedef struct mt_model {
      * each lane summing its experts' share of the bottom output's gradient here, added to
      * bottom.dy in lane order. */
     mt_real *expert_dx[2];      /* [max_batch, bottom.out] or NULL */
+    /* Bottom split (training with lanes, no dropout in the bottom): each bottom layer as two
+     * column halves, half k on thread k with lane_mm[k] (model/bottom_split.c). */
+    int bottom_split;
+    mt_half_layer *bsplit;      /* [bottom.n] */
+    int bsplit_ready;           /* the last forward went through the split */
+    int bsplit_threads;         /* threads of the split's current pass */
     int frozen_weights;         /* weights never change while this model and its mt_mm live
                                  * (a loaded export): bf16 copies of kernels are made once */
     /* activation buffers owned by the model (model_build.c) */
@@ -168,6 +185,11 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
  * sparse grads). Returns MTREC_OK; the total is in m->total_loss, per tower in towers[t].loss. */
 mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regularize, int backward,
                                     mt_err *e);
+
+/* The bottom MLP's training passes as column halves (model/bottom_split.c); used by
+ * mt_model_forward / mt_model_loss_backward when m->bottom_split. */
+mtrec_status mt_bottom_split_forward(mt_model *m, int B, mt_err *e);
+mtrec_status mt_bottom_split_backward(mt_model *m, int B, mt_err *e);
 
 /* Find a dense tensor by name (NULL if absent). */
 const mt_param_info *mt_model_param(const mt_model *m, const char *name);

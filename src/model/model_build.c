@@ -171,6 +171,31 @@ static void init_params(mt_model *m, uint64_t seed) {
     }
 }
 
+/* ---- bottom split (see mt_model.bottom_split) ------------------------------------------- */
+static void build_bottom_split(builder *b) {
+    mt_model *m = b->m;
+    mt_mlp *bt = &m->bottom;
+    if (!m->lanes || bt->n <= 0) return;
+    for (int i = 0; i < bt->n; i++)
+        if (bt->layers[i].dropout > 0) return;  /* masks are drawn from the model's stream */
+    m->bsplit = calloc((size_t)bt->n, sizeof *m->bsplit);
+    if (!m->bsplit) { b->failed = 1; return; }
+    size_t B = (size_t)m->max_batch;
+    for (int i = 0; i < bt->n && !b->failed; i++) {
+        mt_layer *L = &bt->layers[i];
+        mt_half_layer *q = &m->bsplit[i];
+        int half = ((L->out + 1) / 2 + 15) & ~15;
+        q->w[0] = half < L->out ? half : L->out;
+        q->w[1] = L->out - q->w[0];
+        q->Wp = b_alloc(b, (size_t)L->in * (size_t)L->out);
+        q->dWp = b_alloc(b, (size_t)L->in * (size_t)L->out);
+        int last = i == bt->n - 1;
+        q->act = last ? b_alloc(b, B * (size_t)L->out) : L->act_out;
+        q->dh = last ? b_alloc(b, B * (size_t)L->out) : L->dh;
+    }
+    m->bottom_split = !b->failed;
+}
+
 /* ---- tower lanes (see mt_model.lanes) -------------------------------------------------- */
 static void build_lanes(builder *b, int task_w) {
     mt_model *m = b->m;
@@ -200,6 +225,7 @@ static void build_lanes(builder *b, int task_w) {
             }
         }
     m->lanes = !b->failed;
+    build_bottom_split(b);
 }
 
 /* ---- create / free --------------------------------------------------------------------- */
@@ -362,6 +388,7 @@ void mt_model_free(mt_model *m) {
     free(m->allocs_);
     free_mlp(&m->bottom);
     for (int i = 0; i < m->num_expert && m->experts; i++) free_mlp(&m->experts[i]);
+    free(m->bsplit);
     free(m->experts);
     free(m->expert_rng);
     free((void *)m->expert_out);

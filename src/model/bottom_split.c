@@ -1,0 +1,195 @@
+/* bottom_split.c: the bottom MLP in training as two column halves on two threads (see
+ * mt_model.bottom_split). The towers already run as two lanes of single-threaded work; the
+ * bottom's products, split by oneDNN over both threads, scaled worst (bf16 on 2 threads:
+ * 1.4-1.5x, a third of the step; bench/README.md). Here every layer's output is kept as two
+ * halves of columns, each contiguous, and thread k owns half k of every layer:
+ *
+ *   forward   z_k = sum_h x_h W_hk + b_k     (x_h: the halves of the layer's input; the
+ *             first layer's input X is one block), then BN + activation of its own columns;
+ *   backward  dz_k = BN/activation backward of its columns (in place over dh_k),
+ *             dW_hk = x_h^T dz_k, and after one barrier the input gradient's half k,
+ *             dh_prev_k = sum_j dz_j W_kj^T (the first layer: rows half k of dX).
+ *
+ * Each half's products run single-threaded on lane backend k (model.lane_mm[k]); the kernel
+ * is packed into its (h, k) blocks once per forward. One parallel region per pass, one
+ * barrier per layer. On one thread the same blocks run one after the other, so results do
+ * not depend on the thread count. Only the training path: inference keeps mlp_forward. */
+#include <string.h>
+
+#include <omp.h>
+
+#include "model/dbmtl.h"
+
+#define P(m, off) ((m)->params + (off))
+#define G(m, off) ((m)->grads + (off))
+#define S(m, off) ((m)->stats + (off))
+
+/* The backend of half k: lane k's on two threads; on one thread lane 0's for both halves, so
+ * operands that both halves read (X, the kernel blocks, the dz halves) are converted to bf16
+ * once, not twice. The products and conversions are the same single-threaded ones either
+ * way, so the results are too. */
+static mt_mm *half_mm(const mt_model *m, int k) { return m->bsplit_threads >= 2 ? m->lane_mm[k] : m->lane_mm[0]; }
+
+/* widths of the input halves of bottom layer i (the first layer: all of X in block 0) */
+static void in_halves(const mt_model *m, int i, int win[2]) {
+    if (i == 0) {
+        win[0] = m->bottom.in;
+        win[1] = 0;
+    } else {
+        win[0] = m->bsplit[i - 1].w[0];
+        win[1] = m->bsplit[i - 1].w[1];
+    }
+}
+
+/* input half h of layer i, [B, win[h]] */
+static const mt_real *in_half(const mt_model *m, int i, int h, int B) {
+    if (i == 0) return m->X;
+    const mt_half_layer *q = &m->bsplit[i - 1];
+    return q->act + (h ? (size_t)B * q->w[0] : 0);
+}
+
+/* block (h, k) of the packed kernel, [win[h], w[k]] */
+static size_t block_off(const mt_half_layer *q, const int win[2], int out, int h, int k) {
+    return (h ? (size_t)win[0] * out : 0) + (k ? (size_t)win[h] * q->w[0] : 0);
+}
+
+static mtrec_status layer_fwd_half(mt_model *m, int i, int k, int B, mt_err *e) {
+    mt_layer *L = &m->bottom.layers[i];
+    mt_half_layer *q = &m->bsplit[i];
+    int win[2], w = q->w[k], c = k ? q->w[0] : 0;
+    if (w == 0) return MTREC_OK;
+    in_halves(m, i, win);
+    mt_mm *mm = half_mm(m, k);
+    const int st = MT_MM_STABLE_A | MT_MM_STABLE_B;
+    size_t hoff = k ? (size_t)B * q->w[0] : 0;
+    mt_real *z = L->z + hoff, *act = q->act + hoff;
+    /* pack this half's columns of the kernel, by input half */
+    for (int h = 0; h < 2; h++) {
+        mt_real *blk = q->Wp + block_off(q, win, L->out, h, k);
+        int r0 = h ? win[0] : 0;
+        for (int r = 0; r < win[h]; r++)
+            memcpy(blk + (size_t)r * w, P(m, L->W) + (size_t)(r0 + r) * L->out + c, (size_t)w * sizeof(mt_real));
+    }
+    mtrec_status s = mt_mm_gemm_epilogue(mm, B, w, win[0], in_half(m, i, 0, B), q->Wp + block_off(q, win, L->out, 0, k),
+                                         P(m, L->b) + c, NULL, NULL, MT_ACT_LINEAR, z, st);
+    if (s == MTREC_OK && win[1] > 0)
+        s = mt_mm_gemm_ex(mm, 0, 0, B, w, win[1], in_half(m, i, 1, B), q->Wp + block_off(q, win, L->out, 1, k), 1, z,
+                          st);
+    if (s != MTREC_OK)
+        return mt_fail(e, s, "bottom layer %d->%d failed in the matrix backend: %s", L->in, L->out,
+                       mt_mm_last_error(mm));
+    if (L->use_bn)
+        mt_bn_act_forward_train(act, L->mean + c, L->rstd + c, z, P(m, L->gamma) + c, P(m, L->beta) + c,
+                                S(m, L->mmean) + c, S(m, L->mvar) + c, B, w, (mt_real)MT_BN_MOMENTUM,
+                                (mt_real)MT_BN_EPS, L->act);
+    else
+        mt_act_forward(L->act, act, z, (int64_t)B * w);
+    if (i == m->bottom.n - 1)  /* the towers read the bottom output row-major */
+        mt_copy_cols(L->act_out, L->out, c, act, w, 0, B, w);
+    return MTREC_OK;
+}
+
+/* Phase 1 of layer i's backward for half k: dz_k (in place over dh_k) and the kernel blocks'
+ * gradients of its columns. */
+static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_err *e) {
+    mt_layer *L = &m->bottom.layers[i];
+    mt_half_layer *q = &m->bsplit[i];
+    int win[2], w = q->w[k], c = k ? q->w[0] : 0;
+    if (w == 0) return MTREC_OK;
+    in_halves(m, i, win);
+    mt_mm *mm = half_mm(m, k);
+    size_t hoff = k ? (size_t)B * q->w[0] : 0;
+    mt_real *dz = q->dh + hoff;
+    const mt_real *z = L->z + hoff, *act = q->act + hoff;
+    if (i == m->bottom.n - 1)  /* the towers wrote the bottom output's gradient row-major */
+        mt_copy_cols(dz, w, 0, L->dh, L->out, c, B, w);
+    if (L->use_bn)
+        mt_bn_act_backward(dz, G(m, L->gamma) + c, G(m, L->beta) + c, G(m, L->b) + c, dz, NULL, act, z,
+                           L->mean + c, L->rstd + c, P(m, L->gamma) + c, P(m, L->beta) + c, B, w, L->act);
+    else
+        mt_act_bias_backward(dz, G(m, L->b) + c, dz, NULL, z, act, B, w, L->act);
+    for (int h = 0; h < 2; h++) {
+        if (win[h] == 0) continue;
+        mt_real *blk = q->dWp + block_off(q, win, L->out, h, k);
+        mtrec_status s = mt_mm_gemm_ex(mm, 1, 0, win[h], w, B, in_half(m, i, h, B), dz, 0, blk,
+                                       MT_MM_STABLE_A | MT_MM_STABLE_B);
+        if (s != MTREC_OK)
+            return mt_fail(e, s, "backward of a bottom layer failed in the matrix backend: %s", mt_mm_last_error(mm));
+        int r0 = h ? win[0] : 0;
+        for (int r = 0; r < win[h]; r++) {
+            mt_real *restrict g = G(m, L->W) + (size_t)(r0 + r) * L->out + c;
+            const mt_real *restrict d = blk + (size_t)r * w;
+#pragma omp simd
+            for (int j = 0; j < w; j++) g[j] += d[j];
+        }
+    }
+    return MTREC_OK;
+}
+
+/* Phase 2 (after every dz of layer i exists): half k of the input gradient, i.e. half k of the
+ * layer below's dh (its own half-k buffer), or rows half k of dX for the first layer. */
+static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_err *e) {
+    mt_layer *L = &m->bottom.layers[i];
+    mt_half_layer *q = &m->bsplit[i];
+    int win[2];
+    in_halves(m, i, win);
+    mt_mm *mm = half_mm(m, k);
+    const int st = MT_MM_STABLE_A | MT_MM_STABLE_B;
+    mtrec_status s = MTREC_OK;
+    int beta = 0;
+    for (int j = 0; j < 2 && s == MTREC_OK; j++) {
+        int w = q->w[j];
+        if (w == 0) continue;
+        const mt_real *dz = q->dh + (j ? (size_t)B * q->w[0] : 0);
+        if (i == 0) {  /* rows [r0, r0 + nr) of dX = sum_j dz_j[rows] W_0j^T */
+            int half = (B / 2 + 15) & ~15, r0 = k ? (half < B ? half : B) : 0;
+            int nr = k ? B - r0 : (half < B ? half : B);
+            s = mt_mm_gemm_ex(mm, 0, 1, nr, win[0], w, dz + (size_t)r0 * w, q->Wp + block_off(q, win, L->out, 0, j),
+                              (mt_real)beta, m->dX + (size_t)r0 * win[0], st);
+        } else {  /* half k of the layer below's dh = sum_j dz_j W_kj^T */
+            if (win[k] == 0) return MTREC_OK;
+            mt_half_layer *below = &m->bsplit[i - 1];
+            s = mt_mm_gemm_ex(mm, 0, 1, B, win[k], w, dz, q->Wp + block_off(q, win, L->out, k, j), (mt_real)beta,
+                              below->dh + (k ? (size_t)B * below->w[0] : 0), st);
+        }
+        beta = 1;
+    }
+    if (s != MTREC_OK)
+        return mt_fail(e, s, "backward of a bottom layer failed in the matrix backend: %s", mt_mm_last_error(mm));
+    return MTREC_OK;
+}
+
+/* Runs pass `backward` of the bottom on one or two threads; half k always on lane k. */
+static mtrec_status run(mt_model *m, int B, int backward, mt_err *e) {
+    int n = m->bottom.n;
+    mtrec_status sl[2] = {MTREC_OK, MTREC_OK};
+    mt_err le[2];
+    memset(le, 0, sizeof le);
+    int nth = omp_get_max_threads() >= 2 ? 2 : 1;
+    m->bsplit_threads = nth;
+#pragma omp parallel num_threads(nth)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        for (int s = 0; s < n; s++) {
+            int i = backward ? n - 1 - s : s;
+            for (int k = t; k < 2; k += T)
+                if (sl[k] == MTREC_OK)
+                    sl[k] = backward ? layer_bwd_half(m, i, k, B, &le[k]) : layer_fwd_half(m, i, k, B, &le[k]);
+#pragma omp barrier
+            if (backward) {
+                for (int k = t; k < 2; k += T)
+                    if (sl[k] == MTREC_OK) sl[k] = layer_dx_half(m, i, k, B, &le[k]);
+#pragma omp barrier
+            }
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        if (sl[k] != MTREC_OK) {
+            if (e) *e = le[k];
+            return sl[k];
+        }
+    return MTREC_OK;
+}
+
+mtrec_status mt_bottom_split_forward(mt_model *m, int B, mt_err *e) { return run(m, B, 0, e); }
+mtrec_status mt_bottom_split_backward(mt_model *m, int B, mt_err *e) { return run(m, B, 1, e); }
