@@ -53,16 +53,34 @@ static size_t block_off(const mt_half_layer *q, const int win[2], int out, int h
     return (h ? (size_t)win[0] * out : 0) + (k ? (size_t)win[h] * q->w[0] : 0);
 }
 
+/* Half k of bottom layer i: its layer, halves, width w, first column c, the offset of its
+ * [B, w] blocks in the half-major buffers, and its backend. */
+typedef struct half_ctx {
+    mt_layer *L;
+    mt_half_layer *q;
+    int win[2], w, c;
+    size_t hoff;
+    mt_mm *mm;
+} half_ctx;
+
+static half_ctx half_of(mt_model *m, int i, int k, int B) {
+    half_ctx h = {.L = &m->bottom.layers[i], .q = &m->bsplit[i], .mm = half_mm(m, k)};
+    h.w = h.q->w[k];
+    h.c = k ? h.q->w[0] : 0;
+    h.hoff = k ? (size_t)B * h.q->w[0] : 0;
+    in_halves(m, i, h.win);
+    return h;
+}
+
 static mtrec_status layer_fwd_half(mt_model *m, int i, int k, int B, mt_err *e) {
-    mt_layer *L = &m->bottom.layers[i];
-    mt_half_layer *q = &m->bsplit[i];
-    int win[2], w = q->w[k], c = k ? q->w[0] : 0;
+    half_ctx hc = half_of(m, i, k, B);
+    mt_layer *L = hc.L;
+    mt_half_layer *q = hc.q;
+    int *win = hc.win, w = hc.w, c = hc.c;
     if (w == 0) return MTREC_OK;
-    in_halves(m, i, win);
-    mt_mm *mm = half_mm(m, k);
+    mt_mm *mm = hc.mm;
     const int st = MT_MM_STABLE_A | MT_MM_STABLE_B;
-    size_t hoff = k ? (size_t)B * q->w[0] : 0;
-    mt_real *z = L->z + hoff, *act = q->act + hoff;
+    mt_real *z = L->z + hc.hoff, *act = q->act + hc.hoff;
     /* pack this half's columns of the kernel, by input half */
     for (int h = 0; h < 2; h++) {
         mt_real *blk = q->Wp + block_off(q, win, L->out, h, k);
@@ -92,15 +110,14 @@ static mtrec_status layer_fwd_half(mt_model *m, int i, int k, int B, mt_err *e) 
 /* Phase 1 of layer i's backward for half k: dz_k (in place over dh_k) and the kernel blocks'
  * gradients of its columns. */
 static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_err *e) {
-    mt_layer *L = &m->bottom.layers[i];
-    mt_half_layer *q = &m->bsplit[i];
-    int win[2], w = q->w[k], c = k ? q->w[0] : 0;
+    half_ctx hc = half_of(m, i, k, B);
+    mt_layer *L = hc.L;
+    mt_half_layer *q = hc.q;
+    int *win = hc.win, w = hc.w, c = hc.c;
     if (w == 0) return MTREC_OK;
-    in_halves(m, i, win);
-    mt_mm *mm = half_mm(m, k);
-    size_t hoff = k ? (size_t)B * q->w[0] : 0;
-    mt_real *dz = q->dh + hoff;
-    const mt_real *z = L->z + hoff, *act = q->act + hoff;
+    mt_mm *mm = hc.mm;
+    mt_real *dz = q->dh + hc.hoff;
+    const mt_real *z = L->z + hc.hoff, *act = q->act + hc.hoff;
     if (i == m->bottom.n - 1)  /* the towers wrote the bottom output's gradient row-major */
         mt_copy_cols(dz, w, 0, L->dh, L->out, c, B, w);
     if (L->use_bn)
@@ -129,11 +146,11 @@ static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_err *e) 
 /* Phase 2 (after every dz of layer i exists): half k of the input gradient, i.e. half k of the
  * layer below's dh (its own half-k buffer), or rows half k of dX for the first layer. */
 static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_err *e) {
-    mt_layer *L = &m->bottom.layers[i];
-    mt_half_layer *q = &m->bsplit[i];
-    int win[2];
-    in_halves(m, i, win);
-    mt_mm *mm = half_mm(m, k);
+    half_ctx hc = half_of(m, i, k, B);
+    mt_layer *L = hc.L;
+    mt_half_layer *q = hc.q;
+    int *win = hc.win;
+    mt_mm *mm = hc.mm;
     const int st = MT_MM_STABLE_A | MT_MM_STABLE_B;
     mtrec_status s = MTREC_OK;
     int beta = 0;
