@@ -18,7 +18,7 @@
 # SEEDS (default "1 2 3 4 5 6"), HSEEDS (Hillstrom seeds, default "1 2 3 4 5 6 7 8"; "" skips
 # Hillstrom), THREADS (default nproc), ALT_MTREC (the second fp32 binary; default: build/fpalt
 # built here; "none" skips it), REUSE=1 (keep the finished runs of an earlier call, e.g. to
-# add seeds). About 35 minutes on the 2-vCPU guest with the defaults.
+# add seeds). About 15 minutes on the 2-vCPU guest with the defaults.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
