@@ -9,8 +9,9 @@
  * the separate passes (dense bias, BN statistics, normalise, activation, and the same again
  * backward) each streamed a whole activation through memory: they were 60% of a live5
  * training step before fusion (bench/README.md "Speed"). Large loops run on the OpenMP pool
- * sized by mt_mm_create (the same pool oneDNN uses); every reduction is split by column block so each output is
- * summed by one thread in a fixed order, which keeps results independent of thread count.
+ * sized by mt_mm_create (the same pool oneDNN uses); every reduction is split by column block
+ * so each output is summed by one thread in a fixed order, which keeps results independent of
+ * thread count.
  * The matrix products themselves live in matmul.c; embedding bags in embedding.c. */
 #include <math.h>
 #include <string.h>
@@ -18,19 +19,7 @@
 #include <omp.h>
 
 #include "nn/nn.h"
-
-#ifdef MT_DOUBLE
-#define R_EXP exp
-#define R_TANH tanh
-#define R_ERF erf
-#define R_SQRT sqrt
-#else
-#include "nn/vecmath.h"
-#define R_EXP mt_vexpf /* inlined and vectorisable (nn/vecmath.h): libm's calls are not */
-#define R_TANH mt_vtanhf
-#define R_ERF mt_verff
-#define R_SQRT sqrtf
-#endif
+#include "nn/vecmath.h" /* mt_rexp etc.: inlined and vectorisable; libm's calls are not */
 
 /* Below this many elements a loop stays on the calling thread: a fork/join costs ~1 us with a
  * spinning pool, 20-50 us when idle threads sleep (mt_nn_threads_sleep). */
@@ -245,7 +234,7 @@ void mt_bn_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, const mt_real
 
 /* Logistic function without overflow for large |x|. */
 static inline mt_real sigm(mt_real x) {
-    mt_real e = R_EXP(-(x >= 0 ? x : -x)), s = 1 / (1 + e);  /* branch-free: it vectorises */
+    mt_real e = mt_rexp(-(x >= 0 ? x : -x)), s = 1 / (1 + e);  /* branch-free: it vectorises */
     return x >= 0 ? s : e * s;
 }
 
@@ -262,16 +251,16 @@ void mt_act_forward(mt_activation a, mt_real *out, const mt_real *in, int64_t n)
         break;
     case MT_ACT_ELU:
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-        for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : R_EXP(in[i]) - 1;
+        for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : mt_rexp(in[i]) - 1;
         break;
     case MT_ACT_SELU:
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++)
-            out[i] = in[i] > 0 ? SELU_SCALE * in[i] : SELU_SCALE * SELU_ALPHA * (R_EXP(in[i]) - 1);
+            out[i] = in[i] > 0 ? SELU_SCALE * in[i] : SELU_SCALE * SELU_ALPHA * (mt_rexp(in[i]) - 1);
         break;
     case MT_ACT_TANH:
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-        for (int64_t i = 0; i < n; i++) out[i] = R_TANH(in[i]);
+        for (int64_t i = 0; i < n; i++) out[i] = mt_rtanh(in[i]);
         break;
     case MT_ACT_SIGMOID:
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
@@ -284,7 +273,7 @@ void mt_act_forward(mt_activation a, mt_real *out, const mt_real *in, int64_t n)
     case MT_ACT_GELU: /* tf.nn.gelu(approximate=False): x * Phi(x) with the exact erf */
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++)
-            out[i] = (mt_real)0.5 * in[i] * (1 + R_ERF(in[i] * INV_SQRT2));
+            out[i] = (mt_real)0.5 * in[i] * (1 + mt_rerf(in[i] * INV_SQRT2));
         break;
     case MT_ACT_LINEAR:
         if (out != in) memmove(out, in, (size_t)n * sizeof *out);
@@ -335,8 +324,8 @@ void mt_act_backward(mt_activation a, mt_real *din, const mt_real *dout, const m
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
             mt_real x = in[i];
-            mt_real cdf = (mt_real)0.5 * (1 + R_ERF(x * INV_SQRT2));
-            mt_real pdf = INV_SQRT2PI * R_EXP((mt_real)-0.5 * x * x);
+            mt_real cdf = (mt_real)0.5 * (1 + mt_rerf(x * INV_SQRT2));
+            mt_real pdf = INV_SQRT2PI * mt_rexp((mt_real)-0.5 * x * x);
             g[i] += dout[i] * (cdf + x * pdf);
         }
         break;
@@ -356,12 +345,12 @@ ALWAYS_INLINE mt_real act_f(mt_activation a, mt_real x) {
     switch (a) {
     case MT_ACT_RELU: return x > 0 ? x : 0;
     case MT_ACT_LEAKY_RELU: return x > 0 ? x : LEAKY_ALPHA * x;
-    case MT_ACT_ELU: return x > 0 ? x : R_EXP(x) - 1;
-    case MT_ACT_SELU: return x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * (R_EXP(x) - 1);
-    case MT_ACT_TANH: return R_TANH(x);
+    case MT_ACT_ELU: return x > 0 ? x : mt_rexp(x) - 1;
+    case MT_ACT_SELU: return x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * (mt_rexp(x) - 1);
+    case MT_ACT_TANH: return mt_rtanh(x);
     case MT_ACT_SIGMOID: return sigm(x);
     case MT_ACT_SWISH: return x * sigm(x);
-    case MT_ACT_GELU: return (mt_real)0.5 * x * (1 + R_ERF(x * INV_SQRT2));
+    case MT_ACT_GELU: return (mt_real)0.5 * x * (1 + mt_rerf(x * INV_SQRT2));
     case MT_ACT_LINEAR: return x;
     }
     return x;
@@ -385,8 +374,8 @@ ALWAYS_INLINE mt_real act_bwd(mt_activation a, mt_real x, mt_real y, mt_real d, 
         return d * s * (1 + x * (1 - s));
     }
     case MT_ACT_GELU:
-        return d * ((mt_real)0.5 * (1 + R_ERF(x * INV_SQRT2)) +
-                    x * INV_SQRT2PI * R_EXP((mt_real)-0.5 * x * x));
+        return d * ((mt_real)0.5 * (1 + mt_rerf(x * INV_SQRT2)) +
+                    x * INV_SQRT2PI * mt_rexp((mt_real)-0.5 * x * x));
     case MT_ACT_LINEAR: return d;
     }
     return d;

@@ -9,13 +9,7 @@
 #include <omp.h>
 
 #include "nn/nn.h"
-
-#ifdef MT_DOUBLE
-#define R_EXP exp
-#else
 #include "nn/vecmath.h"
-#define R_EXP mt_vexpf
-#endif
 
 /* as in layers.c: below this many elements a loop stays on the calling thread */
 #define PAR_MIN mt_nn_par_min()
@@ -90,7 +84,7 @@ void mt_softmax_forward(mt_real *out, const mt_real *in, int B, int N) {
         for (int j = 1; j < N; j++) mx = x[j] > mx ? x[j] : mx;
         double sum = 0;
         for (int j = 0; j < N; j++) {
-            o[j] = R_EXP(x[j] - mx);
+            o[j] = mt_rexp(x[j] - mx);
             sum += o[j];
         }
         mt_real inv = (mt_real)(1.0 / sum);

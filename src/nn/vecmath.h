@@ -78,4 +78,16 @@ static inline float mt_vtanhf(float x) {
     return a < 0.625f ? small : big;
 }
 
+/* exp, tanh and erf of an mt_real: the functions above in the float build, libm's in the
+ * double build (gradient tests) */
+#ifdef MT_DOUBLE
+#define mt_rexp exp
+#define mt_rtanh tanh
+#define mt_rerf erf
+#else
+#define mt_rexp mt_vexpf
+#define mt_rtanh mt_vtanhf
+#define mt_rerf mt_verff
+#endif
+
 #endif
