@@ -24,12 +24,6 @@
 #define G(m, off) ((m)->grads + (off))
 #define S(m, off) ((m)->stats + (off))
 
-/* The backend of half k: lane k's on two threads; on one thread lane 0's for both halves, so
- * operands that both halves read (X, the kernel blocks, the dz halves) are converted to bf16
- * once, not twice. The products and conversions are the same single-threaded ones either
- * way, so the results are too. */
-static mt_mm *half_mm(const mt_model *m, int k) { return m->bsplit_threads >= 2 ? m->lane_mm[k] : m->lane_mm[0]; }
-
 /* widths of the input halves of bottom layer i (the first layer: all of X in block 0) */
 static void in_halves(const mt_model *m, int i, int win[2]) {
     if (i == 0) {
@@ -53,18 +47,17 @@ static size_t block_off(const mt_half_layer *q, const int win[2], int out, int h
     return (h ? (size_t)win[0] * out : 0) + (k ? (size_t)win[h] * q->w[0] : 0);
 }
 
-/* Half k of bottom layer i: its layer, halves, width w, first column c, the offset of its
- * [B, w] blocks in the half-major buffers, and its backend. */
+/* Half k of bottom layer i: its layer, halves, width w, first column c, and the offset of its
+ * [B, w] blocks in the half-major buffers. */
 typedef struct half_ctx {
     mt_layer *L;
     mt_half_layer *q;
     int win[2], w, c;
     size_t hoff;
-    mt_mm *mm;
 } half_ctx;
 
 static half_ctx half_of(mt_model *m, int i, int k, int B) {
-    half_ctx h = {.L = &m->bottom.layers[i], .q = &m->bsplit[i], .mm = half_mm(m, k)};
+    half_ctx h = {.L = &m->bottom.layers[i], .q = &m->bsplit[i]};
     h.w = h.q->w[k];
     h.c = k ? h.q->w[0] : 0;
     h.hoff = k ? (size_t)B * h.q->w[0] : 0;
@@ -72,22 +65,18 @@ static half_ctx half_of(mt_model *m, int i, int k, int B) {
     return h;
 }
 
-static mtrec_status layer_fwd_half(mt_model *m, int i, int k, int B, mt_err *e) {
+static mtrec_status layer_fwd_half(mt_model *m, int i, int k, int B, mt_mm *mm, mt_err *e) {
     half_ctx hc = half_of(m, i, k, B);
     mt_layer *L = hc.L;
     mt_half_layer *q = hc.q;
     int *win = hc.win, w = hc.w, c = hc.c;
     if (w == 0) return MTREC_OK;
-    mt_mm *mm = hc.mm;
     const int st = MT_MM_STABLE_A | MT_MM_STABLE_B;
     mt_real *z = L->z + hc.hoff, *act = q->act + hc.hoff;
     /* pack this half's columns of the kernel, by input half */
-    for (int h = 0; h < 2; h++) {
-        mt_real *blk = q->Wp + block_off(q, win, L->out, h, k);
-        int r0 = h ? win[0] : 0;
-        for (int r = 0; r < win[h]; r++)
-            memcpy(blk + (size_t)r * w, P(m, L->W) + (size_t)(r0 + r) * L->out + c, (size_t)w * sizeof(mt_real));
-    }
+    for (int h = 0; h < 2; h++)
+        mt_copy_cols(q->Wp + block_off(q, win, L->out, h, k), w, 0, P(m, L->W) + (size_t)(h ? win[0] : 0) * L->out,
+                     L->out, c, win[h], w);
     mtrec_status s = mt_mm_gemm_epilogue(mm, B, w, win[0], in_half(m, i, 0, B), q->Wp + block_off(q, win, L->out, 0, k),
                                          P(m, L->b) + c, NULL, NULL, MT_ACT_LINEAR, z, st);
     if (s == MTREC_OK && win[1] > 0)
@@ -109,13 +98,12 @@ static mtrec_status layer_fwd_half(mt_model *m, int i, int k, int B, mt_err *e) 
 
 /* Phase 1 of layer i's backward for half k: dz_k (in place over dh_k) and the kernel blocks'
  * gradients of its columns. */
-static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_err *e) {
+static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_mm *mm, mt_err *e) {
     half_ctx hc = half_of(m, i, k, B);
     mt_layer *L = hc.L;
     mt_half_layer *q = hc.q;
     int *win = hc.win, w = hc.w, c = hc.c;
     if (w == 0) return MTREC_OK;
-    mt_mm *mm = hc.mm;
     mt_real *dz = q->dh + hc.hoff;
     const mt_real *z = L->z + hc.hoff, *act = q->act + hc.hoff;
     if (i == m->bottom.n - 1)  /* the towers wrote the bottom output's gradient row-major */
@@ -132,25 +120,18 @@ static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_err *e) 
                                        MT_MM_STABLE_A | MT_MM_STABLE_B);
         if (s != MTREC_OK)
             return mt_fail(e, s, "backward of a bottom layer failed in the matrix backend: %s", mt_mm_last_error(mm));
-        int r0 = h ? win[0] : 0;
-        for (int r = 0; r < win[h]; r++) {
-            mt_real *restrict g = G(m, L->W) + (size_t)(r0 + r) * L->out + c;
-            const mt_real *restrict d = blk + (size_t)r * w;
-#pragma omp simd
-            for (int j = 0; j < w; j++) g[j] += d[j];
-        }
+        mt_add_cols(G(m, L->W) + (size_t)(h ? win[0] : 0) * L->out, L->out, c, blk, w, 0, win[h], w);
     }
     return MTREC_OK;
 }
 
 /* Phase 2 (after every dz of layer i exists): half k of the input gradient, i.e. half k of the
  * layer below's dh (its own half-k buffer), or rows half k of dX for the first layer. */
-static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_err *e) {
+static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, mt_err *e) {
     half_ctx hc = half_of(m, i, k, B);
     mt_layer *L = hc.L;
     mt_half_layer *q = hc.q;
     int *win = hc.win;
-    mt_mm *mm = hc.mm;
     const int st = MT_MM_STABLE_A | MT_MM_STABLE_B;
     mtrec_status s = MTREC_OK;
     int beta = 0;
@@ -183,7 +164,11 @@ static mtrec_status run(mt_model *m, int B, int backward, mt_err *e) {
     mt_err le[2];
     memset(le, 0, sizeof le);
     int nth = omp_get_max_threads() >= 2 ? 2 : 1;
-    m->bsplit_threads = nth;
+    /* the backend of half k: lane k's on two threads; on one thread lane 0's for both halves,
+     * so operands that both halves read (X, the kernel blocks, the dz halves) are converted to
+     * bf16 once, not twice (the products and conversions are the same single-threaded ones
+     * either way, so the results are too) */
+    mt_mm *mm[2] = {m->lane_mm[0], m->lane_mm[nth >= 2 ? 1 : 0]};
 #pragma omp parallel num_threads(nth)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -191,21 +176,16 @@ static mtrec_status run(mt_model *m, int B, int backward, mt_err *e) {
             int i = backward ? n - 1 - s : s;
             for (int k = t; k < 2; k += T)
                 if (sl[k] == MTREC_OK)
-                    sl[k] = backward ? layer_bwd_half(m, i, k, B, &le[k]) : layer_fwd_half(m, i, k, B, &le[k]);
+                    sl[k] = backward ? layer_bwd_half(m, i, k, B, mm[k], &le[k]) : layer_fwd_half(m, i, k, B, mm[k], &le[k]);
 #pragma omp barrier
             if (backward) {
                 for (int k = t; k < 2; k += T)
-                    if (sl[k] == MTREC_OK) sl[k] = layer_dx_half(m, i, k, B, &le[k]);
+                    if (sl[k] == MTREC_OK) sl[k] = layer_dx_half(m, i, k, B, mm[k], &le[k]);
 #pragma omp barrier
             }
         }
     }
-    for (int k = 0; k < 2; k++)
-        if (sl[k] != MTREC_OK) {
-            if (e) *e = le[k];
-            return sl[k];
-        }
-    return MTREC_OK;
+    return mt_lanes_status(sl, le, e);
 }
 
 mtrec_status mt_bottom_split_forward(mt_model *m, int B, mt_err *e) { return run(m, B, 0, e); }

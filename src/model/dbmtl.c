@@ -157,12 +157,13 @@ static mtrec_status towers_graph(mt_model *m, int B, int backward, int wrote[2],
         if (e) *e = he;
         return st_head;
     }
+    return mt_lanes_status(st_lane, le, e);
+}
+
+/* bottom.dy += the lanes' shares of it (lane_dx or expert_dx), in lane order */
+static void add_lane_shares(mt_model *m, mt_real *const share[2], const int wrote[2], int B) {
     for (int k = 0; k < 2; k++)
-        if (st_lane[k] != MTREC_OK) {
-            if (e) *e = le[k];
-            return st_lane[k];
-        }
-    return MTREC_OK;
+        if (share[k] && wrote[k]) mt_add_cols(m->bottom.dy, m->bottom.out, 0, share[k], m->bottom.out, 0, B, m->bottom.out);
 }
 
 /* 3. MMoE experts, forward or backward. With lanes (training) they run as two lanes of
@@ -193,14 +194,8 @@ static mtrec_status experts_run(mt_model *m, int B, int backward, int training, 
             wrote[k] = 1;
         }
     }
-    for (int k = 0; k < 2; k++)
-        if (sl[k] != MTREC_OK) {
-            if (e) *e = le[k];
-            return sl[k];
-        }
-    for (int k = 0; k < 2 && backward; k++)
-        if (wrote[k]) mt_add_cols(m->bottom.dy, m->bottom.out, 0, m->expert_dx[k], m->bottom.out, 0, B, m->bottom.out);
-    return MTREC_OK;
+    if ((st = mt_lanes_status(sl, le, e)) == MTREC_OK && backward) add_lane_shares(m, m->expert_dx, wrote, B);
+    return st;
 }
 
 /* 3. MMoE gate of tower T: gate = softmax(dense(H)), task_in = sum gate * expert */
@@ -547,9 +542,7 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
     if (lanes) {
         int wrote[2];
         if ((st = towers_graph(m, B, 1, wrote, e)) != MTREC_OK) return st;
-        for (int k = 0; k < 2; k++)  /* the lanes' shares of the bottom output's gradient, in order */
-            if (m->lane_dx[k] && wrote[k]) mt_add_cols(m->bottom.dy, m->bottom.out, 0, m->lane_dx[k], m->bottom.out, 0, B,
-                                           m->bottom.out);
+        add_lane_shares(m, m->lane_dx, wrote, B);
         for (int t = m->n_towers - 1; t >= 0; t--)
             if ((st = gate_backward(m, &m->towers[t], B, e)) != MTREC_OK) return st;
     }

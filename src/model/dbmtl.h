@@ -153,7 +153,6 @@ typedef struct mt_model {
     int bottom_split;
     mt_half_layer *bsplit;      /* [bottom.n] */
     int bsplit_ready;           /* the last forward went through the split */
-    int bsplit_threads;         /* threads of the split's current pass */
     int frozen_weights;         /* weights never change while this model and its mt_mm live
                                  * (a loaded export): bf16 copies of kernels are made once */
     /* activation buffers owned by the model (model_build.c) */
@@ -185,6 +184,17 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
  * sparse grads). Returns MTREC_OK; the total is in m->total_loss, per tower in towers[t].loss. */
 mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regularize, int backward,
                                     mt_err *e);
+
+/* The status of work run as two lanes: the first failed lane's (its message into e), else
+ * MTREC_OK. */
+static inline mtrec_status mt_lanes_status(const mtrec_status st[2], const mt_err le[2], mt_err *e) {
+    for (int k = 0; k < 2; k++)
+        if (st[k] != MTREC_OK) {
+            if (e) *e = le[k];
+            return st[k];
+        }
+    return MTREC_OK;
+}
 
 /* The bottom MLP's training passes as column halves (model/bottom_split.c); used by
  * mt_model_forward / mt_model_loss_backward when m->bottom_split. */
