@@ -2,13 +2,16 @@
  * against double-precision libm: errors in ulp of the float result (exp, tanh) or absolute
  * (erf) over dense grids of the whole useful range, the saturation and special values, and
  * that a float activation layer (swish, gelu, tanh, sigmoid, elu) built on them stays within
- * a few ulp of the double formula. */
+ * a few ulp of the double formula; and the f32 -> bf16 rounding the BN kernels use when they
+ * write a product's operand (round to nearest even, ties, NaN, overflow), against the
+ * matrix backend's own conversion. */
 #include <float.h>
 #include <stdint.h>
 
 #include "nn/nn.h"
 #include "nn/vecmath.h"
 #include "test.h"
+#include "util/rng.h"
 
 /* distance in ulp between float y and the exact value r, in units of the ulp at r */
 static double ulp_err(float y, double r) {
@@ -101,10 +104,48 @@ static void test_activation_layers(void) {
     }
 }
 
+static uint16_t bf(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return mt_bf16_from_f32(f);
+}
+
+static void test_bf16_rounding(void) {
+    CHECK(bf(0x3f800000u) == 0x3f80);  /* 1 */
+    CHECK(bf(0x3f808000u) == 0x3f80);  /* tie, even below: down */
+    CHECK(bf(0x3f818000u) == 0x3f82);  /* tie, odd below: up */
+    CHECK(bf(0x3f808001u) == 0x3f81);  /* above the tie: up */
+    CHECK(bf(0xbf807fffu) == 0xbf80);  /* below the tie, negative: down in magnitude */
+    CHECK(bf(0x7f7fffffu) == 0x7f80);  /* FLT_MAX rounds to inf */
+    CHECK(bf(0x7f800000u) == 0x7f80 && bf(0xff800000u) == 0xff80);  /* +-inf */
+    uint16_t qn = bf(0x7fc00001u), sn = bf(0x7f800001u), nn = bf(0xffffffffu);
+    CHECK((qn & 0x7f80) == 0x7f80 && (qn & 0x7f) != 0);  /* NaNs stay NaN */
+    CHECK((sn & 0x7f80) == 0x7f80 && (sn & 0x7f) != 0);
+    CHECK((nn & 0x7f80) == 0x7f80 && (nn & 0x7f) != 0);
+    /* the backend's bf16 products see the same values: x * 1 for x that needs rounding */
+    mt_mm *m = NULL;
+    CHECK(mt_mm_create(1, 1, &m, NULL) == MTREC_OK);
+    if (m && mt_mm_uses_bf16(m)) {
+        mt_rng r;
+        mt_rng_seed(&r, 3);
+        int bad = 0;
+        for (int i = 0; i < 4096; i++) {
+            float x = (float)((mt_rng_uniform(&r) - 0.5) * 1e3), one = 1, y;
+            CHECK(mt_mm_gemm(m, 0, 0, 1, 1, 1, &x, &one, 0, &y) == MTREC_OK);
+            uint32_t yb;
+            memcpy(&yb, &y, sizeof yb);
+            bad += (yb >> 16) != mt_bf16_from_f32(x) || (yb & 0xffff) != 0;
+        }
+        CHECK_MSG(bad == 0, "%d of 4096 values round differently from the backend", bad);
+    }
+    mt_mm_free(m);
+}
+
 int main(void) {
     RUN(test_exp);
     RUN(test_erf);
     RUN(test_tanh);
     RUN(test_activation_layers);
+    RUN(test_bf16_rounding);
     return test_summary();
 }

@@ -21,7 +21,8 @@
  * fold into a per-column scale/shift applied, with the activation when it fuses, in the
  * product's epilogue: one call per layer. Without BN: product + bias + activation fused;
  * z is kept only when the activation's derivative needs its input (swish, gelu). */
-static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, int training, mt_err *e) {
+static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, int training,
+                                  int inner, mt_err *e) {
     int64_t n = (int64_t)B * L->out;
     const int stable = 1 | (m->frozen_weights ? MT_MM_CONST_B : 0);
     const mt_real *W = P(m, L->W), *bias = P(m, L->b);
@@ -29,10 +30,15 @@ static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, in
     if (L->use_bn && training) {
         st = mt_dense_affine_act_forward(mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
                                          MT_ACT_LINEAR, stable);
+        /* bf16 hand-off (mt_model.bf16_handoff): act_out is read only by the next layer's
+         * products (inner, no dropout) and not by this layer's backward */
+        uint16_t *out16 = m->bf16_handoff && inner && !L->mask && !mt_act_grad_needs_output(L->act)
+                              ? mt_mm_bf16_slot(mm, L->act_out, (size_t)n)
+                              : NULL;
         if (st == MTREC_OK)
-            mt_bn_act_forward_train(L->act_out, L->mean, L->rstd, L->z, P(m, L->gamma), P(m, L->beta),
-                                    S(m, L->mmean), S(m, L->mvar), B, L->out, (mt_real)MT_BN_MOMENTUM,
-                                    (mt_real)MT_BN_EPS, L->act);
+            mt_bn_act_forward_train_to(L->act_out, out16, L->mean, L->rstd, L->z, P(m, L->gamma),
+                                       P(m, L->beta), S(m, L->mmean), S(m, L->mvar), B, L->out,
+                                       (mt_real)MT_BN_MOMENTUM, (mt_real)MT_BN_EPS, L->act);
     } else if (L->use_bn) {
         /* [out] each (scratch rows are >= max_width wide even for max_batch 1; unused in forward) */
         mt_real *sc = m->scratch[1], *sh = m->scratch[2];
@@ -60,18 +66,22 @@ static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, in
  * dx (written when dx_acc == 0: this layer is its only producer, so it needs no zeroing). */
 static mtrec_status layer_backward(mt_model *m, mt_mm *mm, mt_layer *L, int B, int dx_acc) {
     mt_real *dz = L->dh;
-    if (L->use_bn)
-        mt_bn_act_backward(dz, G(m, L->gamma), G(m, L->beta), G(m, L->b), L->dh, L->mask, L->act_out, L->z,
-                           L->mean, L->rstd, P(m, L->gamma), P(m, L->beta), B, L->out, L->act);
-    else
+    if (L->use_bn) {
+        /* bf16 hand-off: dz goes straight into the bf16 operand of the two products below */
+        uint16_t *dz16 = m->bf16_handoff ? mt_mm_bf16_slot(mm, dz, (size_t)B * L->out) : NULL;
+        mt_bn_act_backward_to(dz, dz16, G(m, L->gamma), G(m, L->beta), G(m, L->b), L->dh, L->mask,
+                              L->act_out, L->z, L->mean, L->rstd, P(m, L->gamma), P(m, L->beta), B,
+                              L->out, L->act);
+    } else
         mt_act_bias_backward(dz, G(m, L->b), L->dh, L->mask, L->z, L->act_out, B, L->out, L->act);
     return mt_dense_backward_ex(mm, L->dx, dx_acc, G(m, L->W), NULL, dz, L->x, P(m, L->W), B, L->in,
                                 L->out, 1);
 }
 
 static mtrec_status mlp_forward(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int training, mt_err *e) {
+    mlp->fwd_mm = training ? mm : NULL;
     for (int i = 0; i < mlp->n; i++) {
-        mtrec_status st = layer_forward(m, mm, &mlp->layers[i], B, training, e);
+        mtrec_status st = layer_forward(m, mm, &mlp->layers[i], B, training, i + 1 < mlp->n, e);
         if (st != MTREC_OK) return st;
     }
     return MTREC_OK;
@@ -86,6 +96,9 @@ static void mlp_zero_grads(mt_mlp *mlp, int B) {
 /* Backward through the layers, last to first. in_fresh: mlp->dx has no other producer, so the
  * first layer writes it instead of accumulating (the caller did not zero it). */
 static mtrec_status mlp_backward(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int in_fresh, mt_err *e) {
+    if (mlp->n > 0 && mlp->fwd_mm != mm)  /* a scheduling bug, not bad input */
+        return mt_fail(e, MTREC_ERR_INTERNAL, "internal error: a dense stack's backward runs on another "
+                       "matrix backend than its training forward");
     for (int i = mlp->n - 1; i >= 0; i--) {
         mtrec_status st = layer_backward(m, mm, &mlp->layers[i], B, i == 0 ? !in_fresh : 0);
         if (st != MTREC_OK) return mt_fail(e, st, "backward of a dense layer failed in the matrix backend: %s",
@@ -283,12 +296,14 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
      * With lanes on two threads the gates run first and the towers and heads as the task
      * graph of towers_graph; the gates, towers and heads only change schedule, not results.
      * (On one thread the plain loop is kept: a tower's output is still in cache for its
-     * relation layer.) */
+     * relation layer; its dnn still runs on its lane's backend, as its backward will, so
+     * the bf16 copies made here serve the backward too.) */
     int lanes = m->lanes && training && omp_get_max_threads() >= 2;
     for (int t = 0; t < m->n_towers; t++) {
         mt_tower *T = &m->towers[t];
+        mt_mm *tmm = m->lanes && training ? m->lane_mm[t % 2] : m->mm;
         if ((st = gate_forward(m, T, B, e)) != MTREC_OK) return st;
-        if (!lanes && (st = mlp_forward(m, m->mm, &T->dnn, B, training, e)) != MTREC_OK) return st;
+        if (!lanes && (st = mlp_forward(m, tmm, &T->dnn, B, training, e)) != MTREC_OK) return st;
         if (!lanes && (st = head_forward(m, T, B, training, e)) != MTREC_OK) return st;
     }
     if (lanes) {

@@ -76,6 +76,8 @@ typedef struct mt_mlp {
     mt_real *dx;
     const mt_real *y;
     mt_real *dy;
+    const mt_mm *fwd_mm;        /* backend of the last training forward: the backward must run
+                                 * on the same one (bf16 copies, hand-offs, live in it) */
 } mt_mlp;
 
 typedef struct mt_tower {
@@ -153,6 +155,12 @@ typedef struct mt_model {
     int bottom_split;
     mt_half_layer *bsplit;      /* [bottom.n] */
     int bsplit_ready;           /* the last forward went through the split */
+    /* bf16 hand-off (training on a bf16 backend): a dnn layer's BN + activation output that
+     * only the next layer of the same stack reads, and every BN layer's dz (read only by its
+     * two products), are written by the BN kernels directly as the backend's bf16 operand
+     * (mt_mm_bf16_slot) instead of in f32 and converted by the backend: half the bytes, one
+     * pass less. Same bits either way (tests/test_bf16_handoff.c turns it off to compare). */
+    int bf16_handoff;
     int frozen_weights;         /* weights never change while this model and its mt_mm live
                                  * (a loaded export): bf16 copies of kernels are made once */
     /* activation buffers owned by the model (model_build.c) */

@@ -242,6 +242,7 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
     m->p = p;
     m->mm = mm;
     m->max_batch = max_batch;
+    m->bf16_handoff = 1;
     mtrec_status st = mt_feature_plan_build(p, &m->plan, e);
     if (st != MTREC_OK) { free(m); return st; }
     builder bd = {.m = m};

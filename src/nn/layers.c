@@ -399,6 +399,7 @@ ALWAYS_INLINE void bn_affine(mt_real *sc, mt_real *sh, const mt_real *mean, cons
 }
 
 int mt_act_grad_needs_input(mt_activation a) { return a == MT_ACT_SWISH || a == MT_ACT_GELU; }
+int mt_act_grad_needs_output(mt_activation a) { return act_bwd_reads_y(a); }
 
 /* Calls KERNEL(args..., A) with A a compile-time constant, so each activation gets its own
  * vectorisable copy of the loop. */
@@ -425,7 +426,7 @@ int mt_act_grad_needs_input(mt_activation a) { return a == MT_ACT_SWISH || a == 
  * sum of squared deviations, and the chunks are merged in double with Chan et al.'s pairwise
  * update (as accurate as a two-pass over all rows, with no E[x^2] - E[x]^2 cancellation).
  * Then one pass normalises, applies the activation and writes out. */
-ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, mt_real *mean, mt_real *rstd,
+ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, mt_real *mean, mt_real *rstd,
                                     const mt_real *in, const mt_real *gamma,
                                     const mt_real *beta, mt_real *moving_mean,
                                     mt_real *moving_var, int B, int N, mt_real momentum,
@@ -470,6 +471,17 @@ ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, mt_real *mean, mt_real *rstd,
         if (moving_var) moving_var[c] = momentum * moving_var[c] + (1 - momentum) * (mt_real)var;
     }
     bn_affine(sc, sh, mean, rstd, gamma, beta, j0, w);
+#ifndef MT_DOUBLE
+    if (ob) {  /* the output only as the next product's bf16 operand */
+        for (int r = 0; r < B; r++) {
+            const mt_real *restrict x = in + (size_t)r * N + j0;
+            uint16_t *restrict o = ob + (size_t)r * N + j0;
+#pragma omp simd
+            for (int j = 0; j < w; j++) o[j] = mt_bf16_from_f32(act_f(a, x[j] * sc[j] + sh[j]));
+        }
+        return;
+    }
+#endif
     for (int r = 0; r < B; r++) {
         const mt_real *restrict x = in + (size_t)r * N + j0;
         mt_real *restrict o = out + (size_t)r * N + j0;
@@ -478,19 +490,27 @@ ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, mt_real *mean, mt_real *rstd,
     }
 }
 
-#define BN_ACT_FWD(out, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A) \
-    bn_act_fwd_block(out, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A)
+#define BN_ACT_FWD(out, ob, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A) \
+    bn_act_fwd_block(out, ob, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A)
 
 void mt_bn_act_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_real *in,
                              const mt_real *gamma, const mt_real *beta, mt_real *moving_mean,
                              mt_real *moving_var, int B, int N, mt_real momentum, mt_real eps,
                              mt_activation act) {
+    mt_bn_act_forward_train_to(out, NULL, mean, rstd, in, gamma, beta, moving_mean, moving_var,
+                               B, N, momentum, eps, act);
+}
+
+void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, mt_real *mean, mt_real *rstd,
+                                const mt_real *in, const mt_real *gamma, const mt_real *beta,
+                                mt_real *moving_mean, mt_real *moving_var, int B, int N,
+                                mt_real momentum, mt_real eps, mt_activation act) {
     if (B <= 0 || N <= 0) return;
     int cb = col_block(N), nblk = (N + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
-        ACT_DISPATCH(act, BN_ACT_FWD, out, mean, rstd, in, gamma, beta, moving_mean,
+        ACT_DISPATCH(act, BN_ACT_FWD, out, out16, mean, rstd, in, gamma, beta, moving_mean,
                      moving_var, B, N, momentum, eps, j0, w)
     }
 }
@@ -500,7 +520,7 @@ void mt_bn_act_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const m
  * din into the BN input gradient in place and sums it for the bias. Both passes touch only
  * this block's columns, which stay in L2 between them; `out` is read only by activations
  * whose derivative comes from their output (act_bwd_reads_y). */
-ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, mt_real *dgamma, mt_real *dbeta,
+ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma, mt_real *dbeta,
                                     mt_real *dbias, const mt_real *dout, const mt_real *mask,
                                     const mt_real *out, const mt_real *in, const mt_real *mean,
                                     const mt_real *rstd, const mt_real *gamma,
@@ -567,6 +587,18 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, mt_real *dgamma, mt_real *dbet
             size_t o = (size_t)r * N + j0;
             const mt_real *restrict x = in + o;
             mt_real *restrict g = din + o;
+#ifndef MT_DOUBLE
+            if (ob) {  /* the result only as the products' bf16 operand */
+                uint16_t *restrict g16 = ob + o;
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real v = k[j] * (g[j] - c1[j] - (x[j] - mu[j]) * rs[j] * c2[j]);
+                    g16[j] = mt_bf16_from_f32(v);
+                    p1[j] += v;
+                }
+                continue;
+            }
+#endif
 #pragma omp simd
             for (int j = 0; j < w; j++) {
                 mt_real v = k[j] * (g[j] - c1[j] - (x[j] - mu[j]) * rs[j] * c2[j]);
@@ -580,9 +612,9 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, mt_real *dgamma, mt_real *dbet
         for (int j = 0; j < w; j++) dbias[j0 + j] += (mt_real)sb[j];
 }
 
-#define BN_ACT_BWD(din, dg, dbt, dbias, dout, mask, out, in, mean, rstd, gamma, beta, B, N, \
-                   j0, w, A)                                                               \
-    bn_act_bwd_block(din, dg, dbt, dbias, dout, mask, out, in, mean, rstd, gamma, beta, B, N, \
+#define BN_ACT_BWD(din, ob, dg, dbt, dbias, dout, mask, out, in, mean, rstd, gamma, beta, B, N, \
+                   j0, w, A)                                                                   \
+    bn_act_bwd_block(din, ob, dg, dbt, dbias, dout, mask, out, in, mean, rstd, gamma, beta, B, N, \
                      j0, w, A)
 
 void mt_bn_act_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, mt_real *dbias,
@@ -590,13 +622,22 @@ void mt_bn_act_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, mt_real *
                         const mt_real *in, const mt_real *mean, const mt_real *rstd,
                         const mt_real *gamma, const mt_real *beta, int B, int N,
                         mt_activation act) {
+    mt_bn_act_backward_to(din, NULL, dgamma, dbeta, dbias, dout, mask, out, in, mean, rstd,
+                          gamma, beta, B, N, act);
+}
+
+void mt_bn_act_backward_to(mt_real *din, uint16_t *din16, mt_real *dgamma, mt_real *dbeta,
+                           mt_real *dbias, const mt_real *dout, const mt_real *mask,
+                           const mt_real *out, const mt_real *in, const mt_real *mean,
+                           const mt_real *rstd, const mt_real *gamma, const mt_real *beta,
+                           int B, int N, mt_activation act) {
     if (B <= 0 || N <= 0) return;
     int cb = col_block(N), nblk = (N + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
-        ACT_DISPATCH(act, BN_ACT_BWD, din, dgamma, dbeta, dbias, dout, mask, out, in, mean,
-                     rstd, gamma, beta, B, N, j0, w)
+        ACT_DISPATCH(act, BN_ACT_BWD, din, din16, dgamma, dbeta, dbias, dout, mask, out, in,
+                     mean, rstd, gamma, beta, B, N, j0, w)
     }
 }
 

@@ -99,6 +99,10 @@ mtrec_status mt_mm_create(int threads, int bf16, mt_mm **out, mt_err *e) {
 
 void mt_mm_free(mt_mm *m) { free(m); }
 void mt_mm_new_step(mt_mm *m) { (void)m; }
+uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n) {
+    (void)m, (void)src, (void)n;
+    return NULL;
+}
 
 mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, mt_real beta, mt_real *C, int stable) {
@@ -464,6 +468,16 @@ static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int frozen, int *re
 static mtrec_status mm_exec(mt_mm *m, mm_prim *p, const mm_key *k, const mt_real *A,
                             const mt_real *B, const mt_real *bias, const mt_real *scale,
                             const mt_real *shift, mt_real *C, int stable);
+
+uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n) {
+#ifdef MT_MM_NO_STABLE_CACHE
+    return NULL; /* every operand converted on every call: nothing to hand over */
+#endif
+    if (!m || !m->bf16 || !src || n == 0) return NULL;
+    int ready;
+    /* the entry now counts as this step's copy (mm_cvt_buf marks it when it was not) */
+    return mm_cvt_buf(m, src, n, 0, &ready);
+}
 
 /* Run the product described by k (shape already validated, K > 0). */
 static mtrec_status mm_run(mt_mm *m, const mm_key *k, const mt_real *A, const mt_real *B,

@@ -60,6 +60,13 @@ mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_
  * Its bf16 copy is made on first use and kept across steps (mt_mm_new_step does not make
  * it stale). Use only with an mt_mm that serves one frozen model. */
 #define MT_MM_CONST_B 4
+/* The bf16 copy of stable operand src[n] (dense), for its producer to write directly: from
+ * this call to the next mt_mm_new_step, products of this mt_mm that read src as a stable
+ * operand read this buffer instead of converting src, so the caller must fill it (bf16,
+ * round to nearest even: mt_bf16_from_f32) before the first such product, and src itself
+ * is then never read by them. NULL when the mt_mm does not run bf16 (or out of memory):
+ * then write src as usual. */
+uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n);
 /* Start a new step: every stable operand's bf16 copy is stale from here on. */
 void mt_mm_new_step(mt_mm *m);
 /* mt_mm_gemm with stability flags. */
@@ -157,6 +164,25 @@ void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
                           int N, mt_activation act);
 /* 1 when the activation's derivative cannot be computed from its output alone (swish, gelu). */
 int mt_act_grad_needs_input(mt_activation a);
+/* 1 when mt_bn_act_backward reads `out` (the derivative comes from the output: elu, selu,
+ * tanh, sigmoid); else `out` is not read and may hold anything. */
+int mt_act_grad_needs_output(mt_activation a);
+
+/* mt_bn_act_forward_train / mt_bn_act_backward writing their result in bf16 (round to
+ * nearest even) to out16 / din16 [B,N] instead of to out / din, when out16 / din16 is
+ * non-NULL: for a result read only by products, as their bf16 operand (mt_mm_bf16_slot).
+ * The backward still uses din as scratch (its first pass); the f32 result is not written.
+ * Same values as the f32 calls followed by the backend's conversion. Float build only (the
+ * double build ignores out16 / din16 and writes f32). */
+void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, mt_real *mean, mt_real *rstd,
+                                const mt_real *in, const mt_real *gamma, const mt_real *beta,
+                                mt_real *moving_mean, mt_real *moving_var, int B, int N,
+                                mt_real momentum, mt_real eps, mt_activation act);
+void mt_bn_act_backward_to(mt_real *din, uint16_t *din16, mt_real *dgamma, mt_real *dbeta,
+                           mt_real *dbias, const mt_real *dout, const mt_real *mask,
+                           const mt_real *out, const mt_real *in, const mt_real *mean,
+                           const mt_real *rstd, const mt_real *gamma, const mt_real *beta,
+                           int B, int N, mt_activation act);
 
 /* ---- activations ---------------------------------------------------------------------- */
 /* out[n] = f(in[n]) (in place allowed) */

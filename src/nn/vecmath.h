@@ -18,6 +18,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline float mt_vexpf(float x) {
     const float lo = -87.33654f, hi = 88.37626f;
@@ -76,6 +77,17 @@ static inline float mt_vtanhf(float x) {
     float big = 1.0f - 2.0f / (mt_vexpf(2.0f * a) + 1.0f);
     big = copysignf(big, x);
     return a < 0.625f ? small : big;
+}
+
+/* f32 -> bf16 with round to nearest even (the same bits as oneDNN's reorder), quiet NaN kept
+ * NaN; branch-free so that loops storing bf16 vectorise (GCC turns the memcpy into a
+ * register move). For kernels that write a product's bf16 operand themselves
+ * (mt_mm_bf16_slot). */
+static inline uint16_t mt_bf16_from_f32(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : r);
 }
 
 /* exp, tanh and erf of an mt_real: the functions above in the float build, libm's in the
