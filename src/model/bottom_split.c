@@ -85,10 +85,14 @@ static mtrec_status layer_fwd_half(mt_model *m, int i, int k, int B, mt_mm *mm, 
     if (s != MTREC_OK)
         return mt_fail(e, s, "bottom layer %d->%d failed in the matrix backend: %s", L->in, L->out,
                        mt_mm_last_error(mm));
+    /* bf16 hand-off (mt_model.bf16_handoff) of an inner layer's output: the next layer's
+     * products read it (on both lanes: run() lends the copy to the other lane's backend) */
+    int handoff = m->bf16_handoff && i + 1 < m->bottom.n && !mt_act_grad_needs_output(L->act);
+    q->act16[k] = handoff && L->use_bn ? mt_mm_bf16_slot(mm, act, (size_t)B * w) : NULL;
     if (L->use_bn)
-        mt_bn_act_forward_train(act, L->mean + c, L->rstd + c, z, P(m, L->gamma) + c, P(m, L->beta) + c,
-                                S(m, L->mmean) + c, S(m, L->mvar) + c, B, w, (mt_real)MT_BN_MOMENTUM,
-                                (mt_real)MT_BN_EPS, L->act);
+        mt_bn_act_forward_train_to(act, q->act16[k], L->mean + c, L->rstd + c, z, P(m, L->gamma) + c,
+                                   P(m, L->beta) + c, S(m, L->mmean) + c, S(m, L->mvar) + c, B, w,
+                                   (mt_real)MT_BN_MOMENTUM, (mt_real)MT_BN_EPS, L->act);
     else
         mt_act_forward(L->act, act, z, (int64_t)B * w);
     if (i == m->bottom.n - 1)  /* the towers read the bottom output row-major */
@@ -108,9 +112,12 @@ static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_mm *mm, 
     const mt_real *z = L->z + hc.hoff, *act = q->act + hc.hoff;
     if (i == m->bottom.n - 1)  /* the towers wrote the bottom output's gradient row-major */
         mt_copy_cols(dz, w, 0, L->dh, L->out, c, B, w);
+    /* bf16 hand-off of dz_k: read only by the products below and by layer_dx_half */
+    q->dz16[k] = m->bf16_handoff && L->use_bn ? mt_mm_bf16_slot(mm, dz, (size_t)B * w) : NULL;
     if (L->use_bn)
-        mt_bn_act_backward(dz, G(m, L->gamma) + c, G(m, L->beta) + c, G(m, L->b) + c, dz, NULL, act, z,
-                           L->mean + c, L->rstd + c, P(m, L->gamma) + c, P(m, L->beta) + c, B, w, L->act);
+        mt_bn_act_backward_to(dz, q->dz16[k], G(m, L->gamma) + c, G(m, L->beta) + c, G(m, L->b) + c, dz,
+                              NULL, act, z, L->mean + c, L->rstd + c, P(m, L->gamma) + c, P(m, L->beta) + c,
+                              B, w, L->act);
     else
         mt_act_bias_backward(dz, G(m, L->b) + c, dz, NULL, z, act, B, w, L->act);
     for (int h = 0; h < 2; h++) {
@@ -127,7 +134,15 @@ static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_mm *mm, 
 
 /* Phase 2 (after every dz of layer i exists): half k of the input gradient, i.e. half k of the
  * layer below's dh (its own half-k buffer), or rows half k of dX for the first layer. */
-static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, mt_err *e) {
+/* Lend half h's handed-off bf16 copy of src[n] (at offset off in it) to backend mm; an error
+ * only when mm cannot take it (src's f32 values were never written). */
+static mtrec_status lend(mt_mm *mm, const uint16_t *copy, const mt_real *src, size_t off, size_t n,
+                         mt_err *e) {
+    if (!copy || mt_mm_bf16_alias(mm, src + off, n, copy + off)) return MTREC_OK;
+    return mt_fail(e, MTREC_ERR_NOMEM, "out of memory lending a bf16 copy between the bottom's halves");
+}
+
+static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, int one_mm, mt_err *e) {
     half_ctx hc = half_of(m, i, k, B);
     mt_layer *L = hc.L;
     mt_half_layer *q = hc.q;
@@ -142,10 +157,13 @@ static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, m
         if (i == 0) {  /* rows [r0, r0 + nr) of dX = sum_j dz_j[rows] W_0j^T */
             int half = (B / 2 + 15) & ~15, r0 = k ? (half < B ? half : B) : 0;
             int nr = k ? B - r0 : (half < B ? half : B);
+            if ((s = lend(mm, q->dz16[j], dz, (size_t)r0 * w, (size_t)nr * w, e)) != MTREC_OK) return s;
             s = mt_mm_gemm_ex(mm, 0, 1, nr, win[0], w, dz + (size_t)r0 * w, q->Wp + block_off(q, win, L->out, 0, j),
                               (mt_real)beta, m->dX + (size_t)r0 * win[0], st);
         } else {  /* half k of the layer below's dh = sum_j dz_j W_kj^T */
             if (win[k] == 0) return MTREC_OK;
+            if (j != k && !one_mm && (s = lend(mm, q->dz16[j], dz, 0, (size_t)B * w, e)) != MTREC_OK)
+                return s;
             mt_half_layer *below = &m->bsplit[i - 1];
             s = mt_mm_gemm_ex(mm, 0, 1, B, win[k], w, dz, q->Wp + block_off(q, win, L->out, k, j), (mt_real)beta,
                               below->dh + (k ? (size_t)B * below->w[0] : 0), st);
@@ -169,6 +187,7 @@ static mtrec_status run(mt_model *m, int B, int backward, mt_err *e) {
      * bf16 once, not twice (the products and conversions are the same single-threaded ones
      * either way, so the results are too) */
     mt_mm *mm[2] = {m->lane_mm[0], m->lane_mm[nth >= 2 ? 1 : 0]};
+    int one_mm = mm[0] == mm[1];
 #pragma omp parallel num_threads(nth)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -180,8 +199,14 @@ static mtrec_status run(mt_model *m, int B, int backward, mt_err *e) {
 #pragma omp barrier
             if (backward) {
                 for (int k = t; k < 2; k += T)
-                    if (sl[k] == MTREC_OK) sl[k] = layer_dx_half(m, i, k, B, mm[k], &le[k]);
+                    if (sl[k] == MTREC_OK) sl[k] = layer_dx_half(m, i, k, B, mm[k], one_mm, &le[k]);
 #pragma omp barrier
+            } else if (!one_mm) {  /* each lane's backend also needs the other half's copy */
+                const mt_half_layer *q = &m->bsplit[i];
+                for (int k = t; k < 2; k += T)
+                    if (sl[k] == MTREC_OK)
+                        sl[k] = lend(mm[k], q->act16[1 - k], q->act + (k ? 0 : (size_t)B * q->w[0]), 0,
+                                     (size_t)B * q->w[1 - k], &le[k]);
             }
         }
     }

@@ -65,6 +65,8 @@ typedef struct mt_half_layer {
     mt_real *act, *dh;          /* the output and its gradient as halves ([B, w[0]] then
                                  * [B, w[1]]): the layer's own act_out / dh buffers, except
                                  * for the last layer, whose act_out / dh stay row-major */
+    uint16_t *act16[2], *dz16[2];  /* this step's bf16 hand-offs of half k's output and dz
+                                 * (mt_model.bf16_handoff), in lane k's backend, or NULL */
 } mt_half_layer;
 
 /* A stack of layers; n == 0 is the identity (y aliases x, dy aliases dx). */

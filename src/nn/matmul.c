@@ -103,6 +103,10 @@ uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n) {
     (void)m, (void)src, (void)n;
     return NULL;
 }
+int mt_mm_bf16_alias(mt_mm *m, const mt_real *src, size_t n, const uint16_t *copy) {
+    (void)m, (void)src, (void)n, (void)copy;
+    return 0;
+}
 
 mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, mt_real beta, mt_real *C, int stable) {
@@ -152,6 +156,7 @@ typedef struct mm_cvt {
     size_t n;                   /* elements converted in step gen */
     unsigned gen;
     int frozen;                 /* MT_MM_CONST_B: converted once, valid for every step */
+    int ext;                    /* buf is another mt_mm's copy (mt_mm_bf16_alias): not owned */
     void *buf;
     size_t bytes;
 } mm_cvt;
@@ -281,7 +286,8 @@ void mt_mm_free(mt_mm *m) {
     free(m->prims);
     free(m->abuf);
     free(m->bbuf);
-    for (int i = 0; i < m->n_cvt; i++) free(m->cvt[i].buf);
+    for (int i = 0; i < m->n_cvt; i++)
+        if (!m->cvt[i].ext) free(m->cvt[i].buf);
     free(m->cvt);
     if (m->strm) dnnl_stream_destroy(m->strm);
     if (m->eng) dnnl_engine_destroy(m->eng);
@@ -434,7 +440,8 @@ void mt_mm_new_step(mt_mm *m) {
 /* The bf16 buffer for stable operand src[n]: *ready says it already holds this step's copy.
  * Entries come back in the same order every step, so the search starts after the last hit.
  * NULL only when out of memory (first steps only: buffers are kept across steps). */
-static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int frozen, int *ready) {
+/* The cache entry of src (made when absent); -1 only when out of memory. */
+static int mm_cvt_entry(mt_mm *m, const void *src) {
     int idx = -1;
     for (int k = 0; k < m->n_cvt; k++) {
         int i = (m->cvt_next + k) % m->n_cvt;
@@ -444,7 +451,7 @@ static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int frozen, int *re
         if (m->n_cvt == m->cap_cvt) {
             int nc = m->cap_cvt ? 2 * m->cap_cvt : 64;
             mm_cvt *nv = realloc(m->cvt, (size_t)nc * sizeof *nv);
-            if (!nv) return NULL;
+            if (!nv) return -1;
             m->cvt = nv;
             m->cap_cvt = nc;
         }
@@ -453,9 +460,20 @@ static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int frozen, int *re
         m->cvt[idx].src = src;
         m->cvt[idx].gen = m->gen - 1;
     }
-    mm_cvt *c = &m->cvt[idx];
     m->cvt_next = (idx + 1) % m->n_cvt;
+    return idx;
+}
+
+static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int frozen, int *ready) {
+    int idx = mm_cvt_entry(m, src);
+    if (idx < 0) return NULL;
+    mm_cvt *c = &m->cvt[idx];
     *ready = c->n == n && (c->gen == m->gen || (frozen && c->frozen));
+    if (!*ready && c->ext) {  /* an alias of an earlier step: convert into a buffer of our own */
+        c->buf = NULL;
+        c->bytes = 0;
+        c->ext = 0;
+    }
     if (!*ready && mm_grow(&c->buf, &c->bytes, n)) return NULL;
     if (!*ready) {
         c->n = n;
@@ -468,6 +486,26 @@ static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int frozen, int *re
 static mtrec_status mm_exec(mt_mm *m, mm_prim *p, const mm_key *k, const mt_real *A,
                             const mt_real *B, const mt_real *bias, const mt_real *scale,
                             const mt_real *shift, mt_real *C, int stable);
+
+int mt_mm_bf16_alias(mt_mm *m, const mt_real *src, size_t n, const uint16_t *copy) {
+#ifdef MT_MM_NO_STABLE_CACHE
+    return 0;
+#endif
+    if (!m || !m->bf16 || !src || !copy || n == 0) return 0;
+    int idx = mm_cvt_entry(m, src);
+    if (idx < 0) return 0;
+    mm_cvt *c = &m->cvt[idx];
+    if (c->buf != (void *)copy) {  /* (the same buffer: a sub-range aliased onto itself) */
+        if (!c->ext) free(c->buf);
+        c->buf = (void *)copy;
+        c->bytes = 0;
+        c->ext = 1;
+    }
+    c->n = n;
+    c->gen = m->gen;
+    c->frozen = 0;
+    return 1;
+}
 
 uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n) {
 #ifdef MT_MM_NO_STABLE_CACHE

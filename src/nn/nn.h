@@ -67,6 +67,11 @@ mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_
  * is then never read by them. NULL when the mt_mm does not run bf16 (or out of memory):
  * then write src as usual. */
 uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n);
+/* Another mt_mm's bf16 copy of src[n] (e.g. from its mt_mm_bf16_slot, already written) serves
+ * as this mt_mm's copy until the next mt_mm_new_step: products here then read `copy`, which
+ * must stay valid and unchanged that long. 1 when taken; 0 when this mt_mm does not run bf16
+ * (or out of memory): it then converts src itself, which must hold the f32 values. */
+int mt_mm_bf16_alias(mt_mm *m, const mt_real *src, size_t n, const uint16_t *copy);
 /* Start a new step: every stable operand's bf16 copy is stale from here on. */
 void mt_mm_new_step(mt_mm *m);
 /* mt_mm_gemm with stability flags. */
