@@ -27,17 +27,26 @@
 
 int64_t mt_nn_par_min(void) { return mt_nn_threads_sleep() ? 131072 : 32768; }
 /* Column block of the per-column reductions (BN, bias gradient): one block's partial sums
- * live on the stack and a block of B rows stays in L2. */
-#define CB 64
+ * live on the stack (CB wide at most). A block walks all B rows; wider blocks walk longer
+ * runs of each row (better for the prefetchers: 64-column blocks of a 512-wide layer read
+ * 256 bytes of every 2 KB row), narrower ones keep what a second pass reads in L2: the BN
+ * forward (reads its input twice, writes once) takes up to CB_FWD = 256 columns, the
+ * backward passes (three arrays between their two passes) CB_BWD = 128 (1024 rows x 128
+ * x 3 x 4 bytes = 1.5 MB of a 2 MB L2). bench/README.md has the measurements. */
+#define CB 256
+#define CB_FWD 256
+#define CB_BWD 128
 
-/* Column block for per-column reductions at the pool's current size: at most CB, at least
+/* Column block for per-column reductions at the pool's current size: at most cap, at least
  * 16 (a cache line), small enough that thin layers still give every thread a block. The
  * block width changes only the split of work, never any column's arithmetic. */
-static int col_block(int N) {
-    int T = omp_get_max_threads();
+static int col_block(int N, int cap) {
+    /* the threads the caller's parallel loop will get: 1 inside another parallel region (no
+     * nested parallelism: e.g. the bottom's halves, the tower lanes) */
+    int T = omp_get_active_level() >= omp_get_max_active_levels() ? 1 : omp_get_max_threads();
     int w = (N + T - 1) / T;
     w = (w + 15) & ~15;
-    return w < 16 ? 16 : w > CB ? CB : w;
+    return w < 16 ? 16 : w > cap ? cap : w;
 }
 
 /* ---- dense ------------------------------------------------------------------------------ */
@@ -64,7 +73,7 @@ mtrec_status mt_dense_affine_act_forward(mt_mm *m, mt_real *out, const mt_real *
 
 /* db[N] += column sums of dout[B,N] (each column summed by one thread, rows in order) */
 static void colsum_acc(mt_real *restrict db, const mt_real *restrict dout, int B, int N) {
-    int cb = col_block(N), nblk = (N + cb - 1) / cb;
+    int cb = col_block(N, CB), nblk = (N + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
@@ -421,6 +430,138 @@ int mt_act_grad_needs_output(mt_activation a) { return act_bwd_reads_y(a); }
  * not with B). */
 #define RB 128
 
+#ifndef MT_DOUBLE
+/* Strips of 16 columns with their per-column sums in registers (GCC vector extensions: two
+ * 8-float vectors, AVX2 with -march=x86-64-v3, plain SSE pairs elsewhere). The loops over a
+ * [rows, w] block with `#pragma omp simd` over the columns keep the sums in stack arrays,
+ * loaded and stored again for every row; here a strip walks its rows with the sums in
+ * registers. Each column's operations and their order are those of the plain loops (the
+ * same bits): only the loop order changes. For blocks whose width is a multiple of 16. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+ALWAYS_INLINE v8f ld8(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+ALWAYS_INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+ALWAYS_INLINE v8f relu_grad8(v8f pre, v8f d) { return (v8f)((v8i)d & (pre > (v8f){0})); }
+
+/* Pass 1 of the relu BN backward over rows [r0, r1) of a block: g = d [* mask] where
+ * pre > 0 (pre = x * sc + sh), written to din; p1 = sum g, p2 = sum g * xhat per column. */
+ALWAYS_INLINE void bn_relu_bwd_pass1_strips(mt_real *din, const mt_real *dout,
+                                            const mt_real *mask, const mt_real *in, int N,
+                                            int j0, int w, int r0, int r1, const mt_real *mu,
+                                            const mt_real *rs, const mt_real *sc,
+                                            const mt_real *sh, mt_real *p1, mt_real *p2) {
+    for (int s = 0; s < w; s += 16) {
+        v8f mu0 = ld8(mu + s), mu1 = ld8(mu + s + 8), rs0 = ld8(rs + s), rs1 = ld8(rs + s + 8);
+        v8f sc0 = ld8(sc + s), sc1 = ld8(sc + s + 8), sh0 = ld8(sh + s), sh1 = ld8(sh + s + 8);
+        v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0 + s;
+            v8f x0 = ld8(in + o), x1 = ld8(in + o + 8), d0 = ld8(dout + o), d1 = ld8(dout + o + 8);
+            if (mask) {
+                d0 = d0 * ld8(mask + o);
+                d1 = d1 * ld8(mask + o + 8);
+            }
+            v8f g0 = relu_grad8(x0 * sc0 + sh0, d0), g1 = relu_grad8(x1 * sc1 + sh1, d1);
+            st8(din + o, g0);
+            st8(din + o + 8, g1);
+            a0 += g0;
+            a1 += g1;
+            b0 += g0 * ((x0 - mu0) * rs0);
+            b1 += g1 * ((x1 - mu1) * rs1);
+        }
+        st8(p1 + s, a0);
+        st8(p1 + s + 8, a1);
+        st8(p2 + s, b0);
+        st8(p2 + s + 8, b1);
+    }
+}
+
+/* Pass 2 over rows [r0, r1): din = k * (g - c1 - xhat * c2) in place (or into ob as bf16),
+ * p1 = its column sums. */
+ALWAYS_INLINE void bn_bwd_pass2_strips(mt_real *din, uint16_t *ob, const mt_real *in, int N,
+                                       int j0, int w, int r0, int r1, const mt_real *mu,
+                                       const mt_real *rs, const mt_real *k, const mt_real *c1,
+                                       const mt_real *c2, mt_real *p1) {
+    for (int s = 0; s < w; s += 16) {
+        v8f mu0 = ld8(mu + s), mu1 = ld8(mu + s + 8), rs0 = ld8(rs + s), rs1 = ld8(rs + s + 8);
+        v8f k0 = ld8(k + s), k1 = ld8(k + s + 8), c10 = ld8(c1 + s), c11 = ld8(c1 + s + 8);
+        v8f c20 = ld8(c2 + s), c21 = ld8(c2 + s + 8);
+        v8f a0 = {0}, a1 = {0};
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0 + s;
+            v8f v0 = k0 * (ld8(din + o) - c10 - (ld8(in + o) - mu0) * rs0 * c20);
+            v8f v1 = k1 * (ld8(din + o + 8) - c11 - (ld8(in + o + 8) - mu1) * rs1 * c21);
+            if (ob) {
+                float t[16];
+                st8(t, v0);
+                st8(t + 8, v1);
+                uint16_t *restrict q = ob + o;
+#pragma omp simd
+                for (int j = 0; j < 16; j++) q[j] = mt_bf16_from_f32(t[j]);
+            } else {
+                st8(din + o, v0);
+                st8(din + o + 8, v1);
+            }
+            a0 += v0;
+            a1 += v1;
+        }
+        st8(p1 + s, a0);
+        st8(p1 + s + 8, a1);
+    }
+}
+/* BN statistics of one chunk of rows [r0, r1) of a block: p1 = column sums, cm = p1 / nc,
+ * p2 = sums of squared deviations from cm (the second sweep reads the chunk from L1). */
+ALWAYS_INLINE void bn_chunk_stats_strips(const mt_real *in, int N, int j0, int w, int r0, int r1,
+                                         mt_real *p1, mt_real *cm, mt_real *p2) {
+    mt_real nc = (mt_real)(r1 - r0);
+    for (int s = 0; s < w; s += 16) {
+        v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0 + s;
+            a0 += ld8(in + o);
+            a1 += ld8(in + o + 8);
+        }
+        v8f m0 = a0 / nc, m1 = a1 / nc;
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0 + s;
+            v8f d0 = ld8(in + o) - m0, d1 = ld8(in + o + 8) - m1;
+            b0 += d0 * d0;
+            b1 += d1 * d1;
+        }
+        st8(p1 + s, a0);
+        st8(p1 + s + 8, a1);
+        st8(cm + s, m0);
+        st8(cm + s + 8, m1);
+        st8(p2 + s, b0);
+        st8(p2 + s + 8, b1);
+    }
+}
+#endif
+
+/* The statistics of one chunk as plain loops (any width; the double build). */
+ALWAYS_INLINE void bn_chunk_stats(const mt_real *in, int N, int j0, int w, int r0, int r1,
+                                  mt_real *p1, mt_real *cm, mt_real *p2) {
+    for (int j = 0; j < w; j++) p1[j] = p2[j] = 0;
+    for (int r = r0; r < r1; r++) {
+        const mt_real *restrict x = in + (size_t)r * N + j0;
+#pragma omp simd
+        for (int j = 0; j < w; j++) p1[j] += x[j];
+    }
+    for (int j = 0; j < w; j++) cm[j] = p1[j] / (mt_real)(r1 - r0);
+    for (int r = r0; r < r1; r++) {  /* the chunk is in L1 now */
+        const mt_real *restrict x = in + (size_t)r * N + j0;
+#pragma omp simd
+        for (int j = 0; j < w; j++) {
+            mt_real d = x[j] - cm[j];
+            p2[j] += d * d;
+        }
+    }
+}
+
 /* One column block [j0, j0+w) of mt_bn_act_forward_train. Statistics in one pass over the
  * data: each chunk of RB rows (RB x CB values: fits in L1) gets an exact two-pass mean and
  * sum of squared deviations, and the chunks are merged in double with Chan et al.'s pairwise
@@ -437,21 +578,12 @@ ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, mt_real *mean, m
     int n = 0;
     for (int r0 = 0; r0 < B; r0 += RB) {
         int r1 = MT_MIN(B, r0 + RB), nc = r1 - r0;
-        for (int j = 0; j < w; j++) p1[j] = p2[j] = 0;
-        for (int r = r0; r < r1; r++) {
-            const mt_real *restrict x = in + (size_t)r * N + j0;
-#pragma omp simd
-            for (int j = 0; j < w; j++) p1[j] += x[j];
-        }
-        for (int j = 0; j < w; j++) cm[j] = p1[j] / (mt_real)nc;
-        for (int r = r0; r < r1; r++) {  /* the chunk is in L1 now */
-            const mt_real *restrict x = in + (size_t)r * N + j0;
-#pragma omp simd
-            for (int j = 0; j < w; j++) {
-                mt_real d = x[j] - cm[j];
-                p2[j] += d * d;
-            }
-        }
+#ifndef MT_DOUBLE
+        if (w % 16 == 0)
+            bn_chunk_stats_strips(in, N, j0, w, r0, r1, p1, cm, p2);
+        else
+#endif
+            bn_chunk_stats(in, N, j0, w, r0, r1, p1, cm, p2);
         /* merge (n, mu, m2) with the chunk (nc, cm, p2) */
         double f = (double)nc / (double)(n + nc), g = (double)n * (double)nc / (double)(n + nc);
         for (int j = 0; j < w; j++) {
@@ -506,7 +638,7 @@ void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, mt_real *mean, mt
                                 mt_real *moving_mean, mt_real *moving_var, int B, int N,
                                 mt_real momentum, mt_real eps, mt_activation act) {
     if (B <= 0 || N <= 0) return;
-    int cb = col_block(N), nblk = (N + cb - 1) / cb;
+    int cb = col_block(N, CB_FWD), nblk = (N + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
@@ -535,9 +667,24 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma,
         k[j] = (gamma ? gamma[j0 + j] : 1) * rs[j];
         s1[j] = s2[j] = sb[j] = 0;
     }
+#ifndef MT_DOUBLE
+    const int strips = w % 16 == 0;
+#else
+    const int strips = 0;
+#endif
     for (int r0 = 0; r0 < B; r0 += RB) {
         int r1 = MT_MIN(B, r0 + RB);
         for (int j = 0; j < w; j++) p1[j] = p2[j] = 0;
+#ifndef MT_DOUBLE
+        if (strips && a == MT_ACT_RELU) {
+            bn_relu_bwd_pass1_strips(din, dout, mask, in, N, j0, w, r0, r1, mu, rs, sc, sh, p1, p2);
+            for (int j = 0; j < w; j++) {
+                s1[j] += p1[j];
+                s2[j] += p2[j];
+            }
+            continue;
+        }
+#endif
         for (int r = r0; r < r1; r++) {
             size_t o = (size_t)r * N + j0;
             const mt_real *restrict x = in + o, *d = dout + o;
@@ -583,6 +730,13 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma,
     for (int r0 = 0; r0 < B; r0 += RB) {
         int r1 = MT_MIN(B, r0 + RB);
         for (int j = 0; j < w; j++) p1[j] = 0;
+#ifndef MT_DOUBLE
+        if (strips) {
+            bn_bwd_pass2_strips(din, ob, in, N, j0, w, r0, r1, mu, rs, k, c1, c2, p1);
+            for (int j = 0; j < w; j++) sb[j] += p1[j];
+            continue;
+        }
+#endif
         for (int r = r0; r < r1; r++) {
             size_t o = (size_t)r * N + j0;
             const mt_real *restrict x = in + o;
@@ -632,7 +786,7 @@ void mt_bn_act_backward_to(mt_real *din, uint16_t *din16, mt_real *dgamma, mt_re
                            const mt_real *rstd, const mt_real *gamma, const mt_real *beta,
                            int B, int N, mt_activation act) {
     if (B <= 0 || N <= 0) return;
-    int cb = col_block(N), nblk = (N + cb - 1) / cb;
+    int cb = col_block(N, CB_BWD), nblk = (N + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
@@ -690,7 +844,7 @@ void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
                           const mt_real *mask, const mt_real *in, const mt_real *out, int B,
                           int N, mt_activation act) {
     if (B <= 0 || N <= 0) return;
-    int cb = col_block(N), nblk = (N + cb - 1) / cb;
+    int cb = col_block(N, CB), nblk = (N + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
