@@ -29,6 +29,7 @@
 #include "data/features.h"
 #include "model/dbmtl.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 #include "util/common.h"
 
 typedef struct opts {
@@ -95,7 +96,7 @@ static void batch_release(mt_batch *d) {
 }
 
 /* ---- one training step, as the trainer does it ------------------------------------------ */
-static double t_fwd, t_bwd, t_upd, t_upd_dense;
+static double t_fwd, t_bwd, t_upd;
 
 static mtrec_status train_step(mt_model *m, const mt_batch *b, int64_t step, int timed, mt_err *e) {
     const mt_pipeline *p = m->p;
@@ -105,21 +106,11 @@ static mtrec_status train_step(mt_model *m, const mt_batch *b, int64_t step, int
     double t1 = timed ? mt_now() : 0;
     if ((st = mt_model_loss_backward(m, b, 1, 1, e)) != MTREC_OK) return st;
     double t2 = timed ? mt_now() : 0;
-    const mt_optimizer_config *oc = &p->train.optimizer;
-    float lr = mt_lr_at(&oc->lr, step);
-    mt_optim_update(oc, step + 1, lr, m->params, m->grads, m->opt_s0, m->opt_s1, m->n_params);
-    double t2b = timed ? mt_now() : 0;
-    for (int t = 0; t < m->n_tables; t++) {
-        mt_table *T = &m->tables[t];
-        mt_optim_update_rows(oc, step + 1, lr, T->w, T->s0, T->s1, T->plan->dim, T->grad.rows,
-                             T->grad.grad, T->grad.n);
-    }
+    mt_train_apply_update(m, step, mt_lr_at(&p->train.optimizer.lr, step));  /* the trainer's */
     if (timed) {
-        double t3 = mt_now();
         t_fwd += t1 - t0;
         t_bwd += t2 - t1;
-        t_upd += t3 - t2;
-        t_upd_dense += t2b - t2;
+        t_upd += mt_now() - t2;
     }
     return MTREC_OK;
 }
@@ -223,9 +214,9 @@ int main(int argc, char **argv) {
     if (o.phases) {
         double tot = t_fwd + t_bwd + t_upd;
         printf("phases (one run of %d steps): forward %.2f ms (%.0f%%), loss+backward %.2f ms (%.0f%%), "
-               "update %.2f ms (%.0f%%; dense %.2f ms, embedding rows %.2f ms)\n", o.steps, 1e3 * t_fwd / o.steps,
+               "update (dense and embedding rows) %.2f ms (%.0f%%)\n", o.steps, 1e3 * t_fwd / o.steps,
                100 * t_fwd / tot, 1e3 * t_bwd / o.steps, 100 * t_bwd / tot, 1e3 * t_upd / o.steps,
-               100 * t_upd / tot, 1e3 * t_upd_dense / o.steps, 1e3 * (t_upd - t_upd_dense) / o.steps);
+               100 * t_upd / tot);
     }
     printf("RESULT train batch=%d threads=%d bf16=%d ex_per_s=%.0f median=%.0f ms_per_step=%.3f "
            "gflop_per_step=%.4f gflops=%.1f peak_frac=%.3f rss_mb=%.0f loss=%.5f\n",

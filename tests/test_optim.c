@@ -3,6 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "test.h"
 #include "train/optim.h"
 #include "util/rng.h"
@@ -272,6 +274,69 @@ static void test_rows_match_dense(void) {
     }
 }
 
+/* mt_optim_update_tables (all tables' rows in one parallel loop, chunks dealt out to the
+ * threads) equals mt_optim_update_rows table by table, bit for bit, at 1 and 2 threads:
+ * tables of 1, 300 and 1000 distinct rows (several chunks), for every optimizer. */
+static void test_tables_match_rows(void) {
+    enum { T = 3, DIM = 16, ROWS = 4000 };
+    const int nr[T] = {1, 300, 1000};
+    for (int k = 0; k < N_KINDS; k++) {
+        mt_optimizer_config c = kinds(k);
+        mt_rng r;
+        mt_rng_seed(&r, 80 + (uint64_t)k);
+        size_t n = (size_t)ROWS * DIM;
+        mt_real *w[2][T], *s0[2][T], *s1[2][T], *g[T];
+        int64_t *rows[T];
+        for (int t = 0; t < T; t++) {
+            for (int v = 0; v < 2; v++) {
+                w[v][t] = malloc(n * sizeof(mt_real));
+                s0[v][t] = malloc(n * sizeof(mt_real));
+                s1[v][t] = malloc(n * sizeof(mt_real));
+            }
+            for (size_t i = 0; i < n; i++) w[0][t][i] = (mt_real)mt_rng_normal(&r);
+            mt_optim_init_slots(&c, s0[0][t], s1[0][t], n);
+            memcpy(w[1][t], w[0][t], n * sizeof(mt_real));
+            memcpy(s0[1][t], s0[0][t], n * sizeof(mt_real));
+            memcpy(s1[1][t], s1[0][t], n * sizeof(mt_real));
+            rows[t] = malloc((size_t)nr[t] * sizeof(int64_t));
+            for (int q = 0; q < nr[t]; q++) rows[t][q] = (int64_t)q * 3 + (q % 2);  /* distinct */
+            g[t] = malloc((size_t)nr[t] * DIM * sizeof(mt_real));
+            for (int i = 0; i < nr[t] * DIM; i++) g[t][i] = (mt_real)mt_rng_normal(&r);
+        }
+        mt_real before = w[0][2][0];  /* row 0 of table 2: listed */
+        for (int threads = 1; threads <= 2; threads++) {
+            omp_set_num_threads(threads);
+            mt_rows_update u[T];
+            for (int t = 0; t < T; t++)
+                u[t] = (mt_rows_update){w[1][t], s0[1][t], s1[1][t], DIM, rows[t], g[t], nr[t]};
+            for (int step = 1; step <= 2; step++) {
+                int64_t st = (threads - 1) * 2 + step;
+                for (int t = 0; t < T; t++)
+                    mt_optim_update_rows(&c, st, 0.05f, w[0][t], s0[0][t], s1[0][t], DIM, rows[t], g[t], nr[t]);
+                mt_optim_update_tables(&c, st, 0.05f, u, T);
+            }
+            int same = 1;
+            for (int t = 0; t < T; t++) {
+                same = same && memcmp(w[0][t], w[1][t], n * sizeof(mt_real)) == 0;
+                if (mt_optim_slots(c.kind) >= 1) same = same && memcmp(s0[0][t], s0[1][t], n * sizeof(mt_real)) == 0;
+                if (mt_optim_slots(c.kind) >= 2) same = same && memcmp(s1[0][t], s1[1][t], n * sizeof(mt_real)) == 0;
+            }
+            CHECK_MSG(same, "%s, %d thread(s): tables update differs from rows updates", kind_name(&c), threads);
+        }
+        CHECK(w[1][2][0] != before);  /* the updates did change the tables */
+        for (int t = 0; t < T; t++) {
+            for (int v = 0; v < 2; v++) {
+                free(w[v][t]);
+                free(s0[v][t]);
+                free(s1[v][t]);
+            }
+            free(rows[t]);
+            free(g[t]);
+        }
+    }
+    omp_set_num_threads(1);
+}
+
 static mt_lr_config exp_cfg(float lr0, int64_t decay_steps, float factor, int staircase) {
     mt_lr_config c;
     memset(&c, 0, sizeof c);
@@ -348,6 +413,7 @@ int main(void) {
     RUN(test_hand_values);
     RUN(test_fit_linear_regression);
     RUN(test_rows_match_dense);
+    RUN(test_tables_match_rows);
     RUN(test_lr_schedules);
     RUN(test_norm_and_scale);
     return test_summary();

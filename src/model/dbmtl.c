@@ -570,17 +570,22 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
     double er = regularize ? p->model.embedding_regularization : 0;
     if (er > 0) emb_reg_grad(m, B, (mt_real)er);
 
-    /* embeddings: sparse row gradients */
+    /* embeddings: sparse row gradients, the tables in parallel (each table's features in
+     * plan order on one thread: a table's sums do not depend on the thread count) */
     const mt_feature_plan *plan = &m->plan;
-    for (int i = 0; i < plan->n_items; i++) {
-        const mt_feature_plan_item *it = &plan->items[i];
-        if (it->out != MT_OUT_EMBED) continue;
-        mt_table *T = &m->tables[it->table];
-        st = mt_embbag_backward(&T->grad, m->dX, plan->group_width, it->group_offset, T->plan->dim,
-                                b->offsets[i], b->ids[i], it->weighted ? b->weights[i] : NULL, B,
-                                it->combiner);
-        if (st != MTREC_OK) return mt_fail(e, st, "out of memory in the embedding gradient");
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed) if (B * plan->n_items >= 4096)
+    for (int t = 0; t < m->n_tables; t++) {
+        mt_table *T = &m->tables[t];
+        for (int i = 0; i < plan->n_items && !failed; i++) {
+            const mt_feature_plan_item *it = &plan->items[i];
+            if (it->out != MT_OUT_EMBED || it->table != t) continue;
+            failed |= mt_embbag_backward(&T->grad, m->dX, plan->group_width, it->group_offset, T->plan->dim,
+                                         b->offsets[i], b->ids[i], it->weighted ? b->weights[i] : NULL, B,
+                                         it->combiner) != MTREC_OK;
+        }
     }
+    if (failed) return mt_fail(e, MTREC_ERR_NOMEM, "out of memory in the embedding gradient");
     return MTREC_OK;
 }
 

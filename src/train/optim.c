@@ -236,6 +236,28 @@ void mt_optim_update_rows(const mt_optimizer_config *c, int64_t t, float lr, mt_
     }
 }
 
+/* Rows per work item of mt_optim_update_tables (the items are dealt out dynamically: the
+ * tables' row counts differ widely) */
+#define ROW_CHUNK 128
+
+void mt_optim_update_tables(const mt_optimizer_config *c, int64_t t, float lr,
+                            const mt_rows_update *u, int n) {
+    size_t work = 0;
+    int chunks = 0;
+    for (int i = 0; i < n; i++) {
+        work += (size_t)u[i].n_rows * (size_t)(u[i].dim > 0 ? u[i].dim : 0);
+        chunks += (u[i].n_rows + ROW_CHUNK - 1) / ROW_CHUNK;
+    }
+#pragma omp parallel for schedule(dynamic, 1) if (work >= OPTIM_PAR_MIN)
+    for (int ch = 0; ch < chunks; ch++) {
+        int i = 0, first = ch;  /* chunk ch -> (table i, its chunk `first`) */
+        while (first >= (u[i].n_rows + ROW_CHUNK - 1) / ROW_CHUNK) first -= (u[i++].n_rows + ROW_CHUNK - 1) / ROW_CHUNK;
+        int r0 = first * ROW_CHUNK, nr = u[i].n_rows - r0 < ROW_CHUNK ? u[i].n_rows - r0 : ROW_CHUNK;
+        mt_optim_update_rows(c, t, lr, u[i].table, u[i].s0, u[i].s1, u[i].dim, u[i].rows + r0,
+                             u[i].grads + (size_t)r0 * (size_t)u[i].dim, nr);
+    }
+}
+
 double mt_sumsq(const mt_real *g, size_t n) {
     double s = 0.0;
 #pragma omp parallel for schedule(static) reduction(+ : s) if (n >= OPTIM_PAR_MIN)

@@ -34,6 +34,19 @@ void mt_optim_update_rows(const mt_optimizer_config *c, int64_t t, float lr, mt_
                           mt_real *s0, mt_real *s1, int dim, const int64_t *rows,
                           const mt_real *grads, int n_rows);
 
+/* The sparse rows of several tables in one call, on all threads: each table's rows must be
+ * distinct (as an mt_sparse_grad lists them), so that chunks of rows can run on any thread
+ * in any order with the same results as mt_optim_update_rows table by table. */
+typedef struct mt_rows_update {
+    mt_real *table, *s0, *s1;
+    int dim;
+    const int64_t *rows;
+    const mt_real *grads;
+    int n_rows;
+} mt_rows_update;
+void mt_optim_update_tables(const mt_optimizer_config *c, int64_t t, float lr,
+                            const mt_rows_update *u, int n);
+
 /* Global L2 norm helper for gradient_clipping_by_norm: returns sqrt(sum g^2). */
 double mt_sumsq(const mt_real *g, size_t n);
 void mt_scale(mt_real *g, size_t n, mt_real s);

@@ -54,10 +54,15 @@ void mt_train_apply_update(mt_model *m, int64_t step, float lr) {
     }
     int64_t tt = step + 1;
     mt_optim_update(oc, tt, lr, m->params, m->grads, m->opt_s0, m->opt_s1, m->n_params);
-    for (int t = 0; t < m->n_tables; t++) {
-        mt_table *T = &m->tables[t];
-        mt_optim_update_rows(oc, tt, lr, T->w, T->s0, T->s1, T->plan->dim, T->grad.rows, T->grad.grad,
-                             T->grad.n);
+    /* the tables' touched rows, up to 32 tables per parallel loop (one loop for most models) */
+    for (int t0 = 0; t0 < m->n_tables; t0 += 32) {
+        mt_rows_update u[32];
+        int n = m->n_tables - t0 < 32 ? m->n_tables - t0 : 32;
+        for (int i = 0; i < n; i++) {
+            mt_table *T = &m->tables[t0 + i];
+            u[i] = (mt_rows_update){T->w, T->s0, T->s1, T->plan->dim, T->grad.rows, T->grad.grad, T->grad.n};
+        }
+        mt_optim_update_tables(oc, tt, lr, u, n);
     }
 }
 
