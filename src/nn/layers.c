@@ -447,9 +447,10 @@ ALWAYS_INLINE v8f ld8(const float *p) {
 ALWAYS_INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 ALWAYS_INLINE v8f relu_grad8(v8f pre, v8f d) { return (v8f)((v8i)d & (pre > (v8f){0})); }
 
-/* Pass 1 of the relu BN backward over rows [r0, r1) of a block: g = d [* mask] where
- * pre > 0 (pre = x * sc + sh), written to din; p1 = sum g, p2 = sum g * xhat per column. */
-ALWAYS_INLINE void bn_relu_bwd_pass1_strips(mt_real *din, const mt_real *dout,
+/* Pass 1 of the relu BN backward over rows [r0, r1) of a block: with g = d [* mask] where
+ * pre > 0 (pre = x * sc + sh), p1 = sum g, p2 = sum g * xhat per column. g is not stored:
+ * pass 2 recomputes it (cheaper than writing it and reading it back from L2/L3). */
+ALWAYS_INLINE void bn_relu_bwd_pass1_strips(const mt_real *dout,
                                             const mt_real *mask, const mt_real *in, int N,
                                             int j0, int w, int r0, int r1, const mt_real *mu,
                                             const mt_real *rs, const mt_real *sc,
@@ -466,8 +467,6 @@ ALWAYS_INLINE void bn_relu_bwd_pass1_strips(mt_real *din, const mt_real *dout,
                 d1 = d1 * ld8(mask + o + 8);
             }
             v8f g0 = relu_grad8(x0 * sc0 + sh0, d0), g1 = relu_grad8(x1 * sc1 + sh1, d1);
-            st8(din + o, g0);
-            st8(din + o + 8, g1);
             a0 += g0;
             a1 += g1;
             b0 += g0 * ((x0 - mu0) * rs0);
@@ -481,20 +480,40 @@ ALWAYS_INLINE void bn_relu_bwd_pass1_strips(mt_real *din, const mt_real *dout,
 }
 
 /* Pass 2 over rows [r0, r1): din = k * (g - c1 - xhat * c2) in place (or into ob as bf16),
- * p1 = its column sums. */
-ALWAYS_INLINE void bn_bwd_pass2_strips(mt_real *din, uint16_t *ob, const mt_real *in, int N,
-                                       int j0, int w, int r0, int r1, const mt_real *mu,
+ * p1 = its column sums. g is read from din (pass 1 stored it), or, when relu (non-NULL sc,
+ * sh), recomputed from dout [* mask] as pass 1 computed it (din may be dout). */
+ALWAYS_INLINE void bn_bwd_pass2_strips(mt_real *din, uint16_t *ob, const mt_real *dout,
+                                       const mt_real *mask, const mt_real *sc,
+                                       const mt_real *sh, const mt_real *in, int N, int j0,
+                                       int w, int r0, int r1, const mt_real *mu,
                                        const mt_real *rs, const mt_real *k, const mt_real *c1,
                                        const mt_real *c2, mt_real *p1) {
     for (int s = 0; s < w; s += 16) {
         v8f mu0 = ld8(mu + s), mu1 = ld8(mu + s + 8), rs0 = ld8(rs + s), rs1 = ld8(rs + s + 8);
         v8f k0 = ld8(k + s), k1 = ld8(k + s + 8), c10 = ld8(c1 + s), c11 = ld8(c1 + s + 8);
         v8f c20 = ld8(c2 + s), c21 = ld8(c2 + s + 8);
+        v8f sc0 = {0}, sc1 = {0}, sh0 = {0}, sh1 = {0};
+        if (sc) {
+            sc0 = ld8(sc + s), sc1 = ld8(sc + s + 8), sh0 = ld8(sh + s), sh1 = ld8(sh + s + 8);
+        }
         v8f a0 = {0}, a1 = {0};
         for (int r = r0; r < r1; r++) {
             size_t o = (size_t)r * N + j0 + s;
-            v8f v0 = k0 * (ld8(din + o) - c10 - (ld8(in + o) - mu0) * rs0 * c20);
-            v8f v1 = k1 * (ld8(din + o + 8) - c11 - (ld8(in + o + 8) - mu1) * rs1 * c21);
+            v8f x0 = ld8(in + o), x1 = ld8(in + o + 8), g0, g1;
+            if (sc) {
+                v8f d0 = ld8(dout + o), d1 = ld8(dout + o + 8);
+                if (mask) {
+                    d0 = d0 * ld8(mask + o);
+                    d1 = d1 * ld8(mask + o + 8);
+                }
+                g0 = relu_grad8(x0 * sc0 + sh0, d0);
+                g1 = relu_grad8(x1 * sc1 + sh1, d1);
+            } else {
+                g0 = ld8(din + o);
+                g1 = ld8(din + o + 8);
+            }
+            v8f v0 = k0 * (g0 - c10 - (x0 - mu0) * rs0 * c20);
+            v8f v1 = k1 * (g1 - c11 - (x1 - mu1) * rs1 * c21);
             if (ob) {
                 float t[16];
                 st8(t, v0);
@@ -677,7 +696,7 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma,
         for (int j = 0; j < w; j++) p1[j] = p2[j] = 0;
 #ifndef MT_DOUBLE
         if (strips && a == MT_ACT_RELU) {
-            bn_relu_bwd_pass1_strips(din, dout, mask, in, N, j0, w, r0, r1, mu, rs, sc, sh, p1, p2);
+            bn_relu_bwd_pass1_strips(dout, mask, in, N, j0, w, r0, r1, mu, rs, sc, sh, p1, p2);
             for (int j = 0; j < w; j++) {
                 s1[j] += p1[j];
                 s2[j] += p2[j];
@@ -732,7 +751,9 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma,
         for (int j = 0; j < w; j++) p1[j] = 0;
 #ifndef MT_DOUBLE
         if (strips) {
-            bn_bwd_pass2_strips(din, ob, in, N, j0, w, r0, r1, mu, rs, k, c1, c2, p1);
+            int relu = a == MT_ACT_RELU;  /* pass 1 did not store g: recompute it */
+            bn_bwd_pass2_strips(din, ob, dout, mask, relu ? sc : NULL, relu ? sh : NULL, in, N, j0, w, r0,
+                                r1, mu, rs, k, c1, c2, p1);
             for (int j = 0; j < w; j++) sb[j] += p1[j];
             continue;
         }
