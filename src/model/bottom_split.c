@@ -87,15 +87,20 @@ static mtrec_status layer_fwd_half(mt_model *m, int i, int k, int B, mt_mm *mm, 
                        mt_mm_last_error(mm));
     /* bf16 hand-off (mt_model.bf16_handoff) of an inner layer's output: the next layer's
      * products read it (on both lanes: run() lends the copy to the other lane's backend) */
-    int handoff = m->bf16_handoff && i + 1 < m->bottom.n && !mt_act_grad_needs_output(L->act);
+    int last = i == m->bottom.n - 1;
+    int handoff = m->bf16_handoff && !last && !mt_act_grad_needs_output(L->act);
     q->act16[k] = handoff && L->use_bn ? mt_mm_bf16_slot(mm, act, (size_t)B * w) : NULL;
+    /* the last layer: its half of the bottom output's bf16 copy (row-major, see run()) */
+    uint16_t *o16 = q->act16[k], *out16 = last ? m->bsplit_out16 : NULL;
+    if (out16) o16 = out16 + c;
     if (L->use_bn)
-        mt_bn_act_forward_train_to(act, q->act16[k], L->mean + c, L->rstd + c, z, P(m, L->gamma) + c,
-                                   P(m, L->beta) + c, S(m, L->mmean) + c, S(m, L->mvar) + c, B, w,
-                                   (mt_real)MT_BN_MOMENTUM, (mt_real)MT_BN_EPS, L->act);
+        mt_bn_act_forward_train_to(act, o16, out16 ? L->out : 0, L->mean + c, L->rstd + c, z,
+                                   P(m, L->gamma) + c, P(m, L->beta) + c, S(m, L->mmean) + c,
+                                   S(m, L->mvar) + c, B, w, (mt_real)MT_BN_MOMENTUM, (mt_real)MT_BN_EPS,
+                                   L->act);
     else
         mt_act_forward(L->act, act, z, (int64_t)B * w);
-    if (i == m->bottom.n - 1)  /* the towers read the bottom output row-major */
+    if (last && !out16)  /* the towers read the bottom output row-major */
         mt_copy_cols(L->act_out, L->out, c, act, w, 0, B, w);
     return MTREC_OK;
 }
@@ -175,6 +180,31 @@ static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, i
     return MTREC_OK;
 }
 
+/* The bf16 hand-off of the bottom output (forward, bf16 backends): the last layer's BN writes
+ * both halves straight into one row-major bf16 copy, lent to every backend that reads the
+ * bottom output (the lanes' for the towers, the shared one), and the f32 output is not
+ * written. Only when products are its only readers: BN + an activation whose gradient
+ * does not need its output, no MMoE (the gates' weight gradient reads it unflagged), every
+ * tower with dnn layers (else a relation layer copies it). NULL: the f32 path. */
+static uint16_t *out_handoff(mt_model *m, int B) {
+    const mt_layer *L = &m->bottom.layers[m->bottom.n - 1];
+    if (!m->bf16_handoff || !L->use_bn || mt_act_grad_needs_output(L->act) || m->num_expert) return NULL;
+    for (int t = 0; t < m->n_towers; t++)
+        if (m->towers[t].dnn.n == 0) return NULL;
+    return mt_mm_bf16_slot(m->lane_mm[0], L->act_out, (size_t)B * L->out);
+}
+
+/* Lends the bottom output's copy (in lane 0's backend) to the other backends. */
+static mtrec_status lend_out(mt_model *m, int B, mt_err *e) {
+    const mt_layer *L = &m->bottom.layers[m->bottom.n - 1];
+    mt_mm *others[2] = {m->lane_mm[1], m->mm};
+    for (int j = 0; j < 2; j++)
+        if (others[j] && others[j] != m->lane_mm[0] &&
+            !mt_mm_bf16_alias(others[j], L->act_out, (size_t)B * L->out, m->bsplit_out16))
+            return mt_fail(e, MTREC_ERR_NOMEM, "out of memory lending the bottom output's bf16 copy");
+    return MTREC_OK;
+}
+
 /* Runs pass `backward` of the bottom on one or two threads; half k always on lane k. */
 static mtrec_status run(mt_model *m, int B, int backward, mt_err *e) {
     int n = m->bottom.n;
@@ -182,6 +212,7 @@ static mtrec_status run(mt_model *m, int B, int backward, mt_err *e) {
     mt_err le[2];
     memset(le, 0, sizeof le);
     int nth = omp_get_max_threads() >= 2 ? 2 : 1;
+    if (!backward) m->bsplit_out16 = out_handoff(m, B);
     /* the backend of half k: lane k's on two threads; on one thread lane 0's for both halves,
      * so operands that both halves read (X, the kernel blocks, the dz halves) are converted to
      * bf16 once, not twice (the products and conversions are the same single-threaded ones
@@ -210,7 +241,9 @@ static mtrec_status run(mt_model *m, int B, int backward, mt_err *e) {
             }
         }
     }
-    return mt_lanes_status(sl, le, e);
+    mtrec_status st = mt_lanes_status(sl, le, e);
+    if (st == MTREC_OK && !backward && m->bsplit_out16) st = lend_out(m, B, e);
+    return st;
 }
 
 mtrec_status mt_bottom_split_forward(mt_model *m, int B, mt_err *e) { return run(m, B, 0, e); }

@@ -36,7 +36,7 @@ static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, in
                               ? mt_mm_bf16_slot(mm, L->act_out, (size_t)n)
                               : NULL;
         if (st == MTREC_OK)
-            mt_bn_act_forward_train_to(L->act_out, out16, L->mean, L->rstd, L->z, P(m, L->gamma),
+            mt_bn_act_forward_train_to(L->act_out, out16, 0, L->mean, L->rstd, L->z, P(m, L->gamma),
                                        P(m, L->beta), S(m, L->mmean), S(m, L->mvar), B, L->out,
                                        (mt_real)MT_BN_MOMENTUM, (mt_real)MT_BN_EPS, L->act);
     } else if (L->use_bn) {

@@ -157,6 +157,8 @@ typedef struct mt_model {
     int bottom_split;
     mt_half_layer *bsplit;      /* [bottom.n] */
     int bsplit_ready;           /* the last forward went through the split */
+    uint16_t *bsplit_out16;     /* this step's bf16 hand-off of the bottom output, or NULL
+                                 * (model/bottom_split.c out_handoff) */
     /* bf16 hand-off (training on a bf16 backend): a dnn layer's BN + activation output that
      * only the next layer of the same stack reads, and every BN layer's dz (read only by its
      * two products), are written by the BN kernels directly as the backend's bf16 operand

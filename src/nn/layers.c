@@ -586,7 +586,7 @@ ALWAYS_INLINE void bn_chunk_stats(const mt_real *in, int N, int j0, int w, int r
  * sum of squared deviations, and the chunks are merged in double with Chan et al.'s pairwise
  * update (as accurate as a two-pass over all rows, with no E[x^2] - E[x]^2 cancellation).
  * Then one pass normalises, applies the activation and writes out. */
-ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, mt_real *mean, mt_real *rstd,
+ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, int ldo, mt_real *mean, mt_real *rstd,
                                     const mt_real *in, const mt_real *gamma,
                                     const mt_real *beta, mt_real *moving_mean,
                                     mt_real *moving_var, int B, int N, mt_real momentum,
@@ -626,7 +626,7 @@ ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, mt_real *mean, m
     if (ob) {  /* the output only as the next product's bf16 operand */
         for (int r = 0; r < B; r++) {
             const mt_real *restrict x = in + (size_t)r * N + j0;
-            uint16_t *restrict o = ob + (size_t)r * N + j0;
+            uint16_t *restrict o = ob + (size_t)r * ldo + j0;
 #pragma omp simd
             for (int j = 0; j < w; j++) o[j] = mt_bf16_from_f32(act_f(a, x[j] * sc[j] + sh[j]));
         }
@@ -641,27 +641,28 @@ ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, mt_real *mean, m
     }
 }
 
-#define BN_ACT_FWD(out, ob, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A) \
-    bn_act_fwd_block(out, ob, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A)
+#define BN_ACT_FWD(out, ob, ldo, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A) \
+    bn_act_fwd_block(out, ob, ldo, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A)
 
 void mt_bn_act_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_real *in,
                              const mt_real *gamma, const mt_real *beta, mt_real *moving_mean,
                              mt_real *moving_var, int B, int N, mt_real momentum, mt_real eps,
                              mt_activation act) {
-    mt_bn_act_forward_train_to(out, NULL, mean, rstd, in, gamma, beta, moving_mean, moving_var,
+    mt_bn_act_forward_train_to(out, NULL, 0, mean, rstd, in, gamma, beta, moving_mean, moving_var,
                                B, N, momentum, eps, act);
 }
 
-void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, mt_real *mean, mt_real *rstd,
-                                const mt_real *in, const mt_real *gamma, const mt_real *beta,
-                                mt_real *moving_mean, mt_real *moving_var, int B, int N,
-                                mt_real momentum, mt_real eps, mt_activation act) {
+void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, int ld16, mt_real *mean,
+                                mt_real *rstd, const mt_real *in, const mt_real *gamma,
+                                const mt_real *beta, mt_real *moving_mean, mt_real *moving_var,
+                                int B, int N, mt_real momentum, mt_real eps, mt_activation act) {
     if (B <= 0 || N <= 0) return;
+    if (ld16 <= 0) ld16 = N;
     int cb = col_block(N, CB_FWD), nblk = (N + cb - 1) / cb;
 #pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
     for (int blk = 0; blk < nblk; blk++) {
         int j0 = blk * cb, w = MT_MIN(cb, N - j0);
-        ACT_DISPATCH(act, BN_ACT_FWD, out, out16, mean, rstd, in, gamma, beta, moving_mean,
+        ACT_DISPATCH(act, BN_ACT_FWD, out, out16, ld16, mean, rstd, in, gamma, beta, moving_mean,
                      moving_var, B, N, momentum, eps, j0, w)
     }
 }

@@ -176,13 +176,14 @@ int mt_act_grad_needs_output(mt_activation a);
 /* mt_bn_act_forward_train / mt_bn_act_backward writing their result in bf16 (round to
  * nearest even) to out16 / din16 [B,N] instead of to out / din, when out16 / din16 is
  * non-NULL: for a result read only by products, as their bf16 operand (mt_mm_bf16_slot).
+ * out16's rows are ld16 elements apart (0: N), e.g. a column block of a wider matrix.
  * The backward still uses din as scratch (its first pass); the f32 result is not written.
  * Same values as the f32 calls followed by the backend's conversion. Float build only (the
  * double build ignores out16 / din16 and writes f32). */
-void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, mt_real *mean, mt_real *rstd,
-                                const mt_real *in, const mt_real *gamma, const mt_real *beta,
-                                mt_real *moving_mean, mt_real *moving_var, int B, int N,
-                                mt_real momentum, mt_real eps, mt_activation act);
+void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, int ld16, mt_real *mean,
+                                mt_real *rstd, const mt_real *in, const mt_real *gamma,
+                                const mt_real *beta, mt_real *moving_mean, mt_real *moving_var,
+                                int B, int N, mt_real momentum, mt_real eps, mt_activation act);
 void mt_bn_act_backward_to(mt_real *din, uint16_t *din16, mt_real *dgamma, mt_real *dbeta,
                            mt_real *dbias, const mt_real *dout, const mt_real *mask,
                            const mt_real *out, const mt_real *in, const mt_real *mean,
