@@ -12,7 +12,7 @@
  *    mt_dense_backward_ex with din_acc == 0 write their input gradient, so a buffer with a
  *    single producer needs no zeroing.
  *  - No allocation inside forward/backward; scratch is passed in.
- * Implemented in nn/matmul.c, nn/layers.c, nn/embedding.c. */
+ * Implemented in nn/matmul.c, nn/layers.c, nn/bn_fused.c, nn/rowops.c, nn/embedding.c. */
 #ifndef MT_NN_H
 #define MT_NN_H
 

@@ -8,11 +8,7 @@
 
 #include <omp.h>
 
-#include "nn/nn.h"
-#include "nn/vecmath.h"
-
-/* as in layers.c: below this many elements a loop stays on the calling thread */
-#define PAR_MIN mt_nn_par_min()
+#include "nn/layers_internal.h" /* PAR_MIN */
 
 /* ---- dropout ---------------------------------------------------------------------------- */
 

@@ -1,0 +1,545 @@
+/* bn_fused.c: the fused training kernels of a DNN layer (see nn.h): BN statistics +
+ * normalisation + activation forward in one kernel (the BN output is not stored), and
+ * [dropout] -> activation -> BN -> bias backward in one (the BN output recomputed bit for bit
+ * from z), plus activation + bias backward without BN; optionally writing their result as
+ * a product's bf16 operand (the bf16 hand-off, mt_mm_bf16_slot). They exist because the
+ * separate passes (dense bias, BN statistics, normalise, activation, and the same again
+ * backward) each streamed a whole activation through memory: 60% of a live5 training step
+ * before fusion (bench/README.md "Speed").
+ * Every column is reduced by one thread in a fixed order (chunks of RB rows summed in float,
+ * chunks merged in double), so results do not depend on the thread count or on the column
+ * blocking; the 16-column strips below change only the loop order, never a column's
+ * arithmetic. */
+#include <math.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "nn/layers_internal.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* f(x) for one value; inlined into loops specialised per activation by act_dispatch. */
+ALWAYS_INLINE mt_real act_f(mt_activation a, mt_real x) {
+    switch (a) {
+    case MT_ACT_RELU: return x > 0 ? x : 0;
+    case MT_ACT_LEAKY_RELU: return x > 0 ? x : LEAKY_ALPHA * x;
+    case MT_ACT_ELU: return x > 0 ? x : mt_rexp(x) - 1;
+    case MT_ACT_SELU: return x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * (mt_rexp(x) - 1);
+    case MT_ACT_TANH: return mt_rtanh(x);
+    case MT_ACT_SIGMOID: return sigm(x);
+    case MT_ACT_SWISH: return x * sigm(x);
+    case MT_ACT_GELU: return (mt_real)0.5 * x * (1 + mt_rerf(x * INV_SQRT2));
+    case MT_ACT_LINEAR: return x;
+    }
+    return x;
+}
+
+/* d * f'(x). have_x (a compile-time constant at every call) says whether the input x is at
+ * hand: then the relu family decides on x > 0; otherwise on y > 0 (the same for y = f(x)).
+ * tanh, sigmoid, elu and selu take f' from the output y = f(x), swish and gelu from x
+ * (mt_act_grad_needs_input). Same formulas as mt_act_backward. Written as selects of d (not
+ * d * (y > 0 ? 1 : 0)): the form GCC if-converts and vectorises. */
+ALWAYS_INLINE mt_real act_bwd(mt_activation a, mt_real x, mt_real y, mt_real d, int have_x) {
+    switch (a) {
+    case MT_ACT_RELU: return (have_x ? x : y) > 0 ? d : 0;
+    case MT_ACT_LEAKY_RELU: return (have_x ? x : y) > 0 ? d : LEAKY_ALPHA * d;
+    case MT_ACT_ELU: return y > 0 ? d : d * (y + 1);
+    case MT_ACT_SELU: return y > 0 ? SELU_SCALE * d : d * (y + SELU_SCALE * SELU_ALPHA);
+    case MT_ACT_TANH: return d * (1 - y * y);
+    case MT_ACT_SIGMOID: return d * y * (1 - y);
+    case MT_ACT_SWISH: {
+        mt_real s = sigm(x);
+        return d * s * (1 + x * (1 - s));
+    }
+    case MT_ACT_GELU:
+        return d * ((mt_real)0.5 * (1 + mt_rerf(x * INV_SQRT2)) +
+                    x * INV_SQRT2PI * mt_rexp((mt_real)-0.5 * x * x));
+    case MT_ACT_LINEAR: return d;
+    }
+    return d;
+}
+
+/* 1 when act_bwd reads y even though x is at hand */
+ALWAYS_INLINE int act_bwd_reads_y(mt_activation a) {
+    return a == MT_ACT_ELU || a == MT_ACT_SELU || a == MT_ACT_TANH || a == MT_ACT_SIGMOID;
+}
+
+/* The affine form of training BN, pre = x * sc + sh, from the stored (rounded) mean and rstd,
+ * so the forward and the backward (which recomputes pre) get bit-identical values. */
+ALWAYS_INLINE void bn_affine(mt_real *sc, mt_real *sh, const mt_real *mean, const mt_real *rstd,
+                             const mt_real *gamma, const mt_real *beta, int j0, int w) {
+    for (int j = 0; j < w; j++) {
+        int c = j0 + j;
+        double g = gamma ? gamma[c] : 1.0, rs = rstd[c];
+        sc[j] = (mt_real)(g * rs);
+        sh[j] = (mt_real)((beta ? beta[c] : 0.0) - (double)mean[c] * g * rs);
+    }
+}
+
+int mt_act_grad_needs_input(mt_activation a) { return a == MT_ACT_SWISH || a == MT_ACT_GELU; }
+int mt_act_grad_needs_output(mt_activation a) { return act_bwd_reads_y(a); }
+
+/* Calls KERNEL(args..., A) with A a compile-time constant, so each activation gets its own
+ * vectorisable copy of the loop. */
+#define ACT_DISPATCH(a, KERNEL, ...)                                                   \
+    switch (a) {                                                                       \
+    case MT_ACT_RELU: KERNEL(__VA_ARGS__, MT_ACT_RELU); break;                         \
+    case MT_ACT_LEAKY_RELU: KERNEL(__VA_ARGS__, MT_ACT_LEAKY_RELU); break;             \
+    case MT_ACT_ELU: KERNEL(__VA_ARGS__, MT_ACT_ELU); break;                           \
+    case MT_ACT_SELU: KERNEL(__VA_ARGS__, MT_ACT_SELU); break;                         \
+    case MT_ACT_TANH: KERNEL(__VA_ARGS__, MT_ACT_TANH); break;                         \
+    case MT_ACT_SIGMOID: KERNEL(__VA_ARGS__, MT_ACT_SIGMOID); break;                   \
+    case MT_ACT_SWISH: KERNEL(__VA_ARGS__, MT_ACT_SWISH); break;                       \
+    case MT_ACT_GELU: KERNEL(__VA_ARGS__, MT_ACT_GELU); break;                         \
+    case MT_ACT_LINEAR: KERNEL(__VA_ARGS__, MT_ACT_LINEAR); break;                     \
+    }
+
+/* Rows per partial sum in the fused reductions: a column's sum is a sum over blocks of RB
+ * rows, each block summed in mt_real and the blocks in double (rounding error grows with RB,
+ * not with B). */
+#define RB 128
+
+#ifndef MT_DOUBLE
+/* Strips of 16 columns with their per-column sums in registers (GCC vector extensions: two
+ * 8-float vectors, AVX2 with -march=x86-64-v3, plain SSE pairs elsewhere). The loops over a
+ * [rows, w] block with `#pragma omp simd` over the columns keep the sums in stack arrays,
+ * loaded and stored again for every row; here a strip walks its rows with the sums in
+ * registers. Each column's operations and their order are those of the plain loops (the
+ * same bits): only the loop order changes. For blocks whose width is a multiple of 16. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+ALWAYS_INLINE v8f ld8(const float *p) {
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+ALWAYS_INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+ALWAYS_INLINE v8f relu_grad8(v8f pre, v8f d) { return (v8f)((v8i)d & (pre > (v8f){0})); }
+
+/* Pass 1 of the relu BN backward over rows [r0, r1) of a block: with g = d [* mask] where
+ * pre > 0 (pre = x * sc + sh), p1 = sum g, p2 = sum g * xhat per column. g is not stored:
+ * pass 2 recomputes it (cheaper than writing it and reading it back from L2/L3). */
+ALWAYS_INLINE void bn_relu_bwd_pass1_strips(const mt_real *dout,
+                                            const mt_real *mask, const mt_real *in, int N,
+                                            int j0, int w, int r0, int r1, const mt_real *mu,
+                                            const mt_real *rs, const mt_real *sc,
+                                            const mt_real *sh, mt_real *p1, mt_real *p2) {
+    for (int s = 0; s < w; s += 16) {
+        v8f mu0 = ld8(mu + s), mu1 = ld8(mu + s + 8), rs0 = ld8(rs + s), rs1 = ld8(rs + s + 8);
+        v8f sc0 = ld8(sc + s), sc1 = ld8(sc + s + 8), sh0 = ld8(sh + s), sh1 = ld8(sh + s + 8);
+        v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0 + s;
+            v8f x0 = ld8(in + o), x1 = ld8(in + o + 8), d0 = ld8(dout + o), d1 = ld8(dout + o + 8);
+            if (mask) {
+                d0 = d0 * ld8(mask + o);
+                d1 = d1 * ld8(mask + o + 8);
+            }
+            v8f g0 = relu_grad8(x0 * sc0 + sh0, d0), g1 = relu_grad8(x1 * sc1 + sh1, d1);
+            a0 += g0;
+            a1 += g1;
+            b0 += g0 * ((x0 - mu0) * rs0);
+            b1 += g1 * ((x1 - mu1) * rs1);
+        }
+        st8(p1 + s, a0);
+        st8(p1 + s + 8, a1);
+        st8(p2 + s, b0);
+        st8(p2 + s + 8, b1);
+    }
+}
+
+/* Pass 2 over rows [r0, r1): din = k * (g - c1 - xhat * c2) in place (or into ob as bf16),
+ * p1 = its column sums. g is read from din (pass 1 stored it), or, when relu (non-NULL sc,
+ * sh), recomputed from dout [* mask] as pass 1 computed it (din may be dout). */
+ALWAYS_INLINE void bn_bwd_pass2_strips(mt_real *din, uint16_t *ob, const mt_real *dout,
+                                       const mt_real *mask, const mt_real *sc,
+                                       const mt_real *sh, const mt_real *in, int N, int j0,
+                                       int w, int r0, int r1, const mt_real *mu,
+                                       const mt_real *rs, const mt_real *k, const mt_real *c1,
+                                       const mt_real *c2, mt_real *p1) {
+    for (int s = 0; s < w; s += 16) {
+        v8f mu0 = ld8(mu + s), mu1 = ld8(mu + s + 8), rs0 = ld8(rs + s), rs1 = ld8(rs + s + 8);
+        v8f k0 = ld8(k + s), k1 = ld8(k + s + 8), c10 = ld8(c1 + s), c11 = ld8(c1 + s + 8);
+        v8f c20 = ld8(c2 + s), c21 = ld8(c2 + s + 8);
+        v8f sc0 = {0}, sc1 = {0}, sh0 = {0}, sh1 = {0};
+        if (sc) {
+            sc0 = ld8(sc + s), sc1 = ld8(sc + s + 8), sh0 = ld8(sh + s), sh1 = ld8(sh + s + 8);
+        }
+        v8f a0 = {0}, a1 = {0};
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0 + s;
+            v8f x0 = ld8(in + o), x1 = ld8(in + o + 8), g0, g1;
+            if (sc) {
+                v8f d0 = ld8(dout + o), d1 = ld8(dout + o + 8);
+                if (mask) {
+                    d0 = d0 * ld8(mask + o);
+                    d1 = d1 * ld8(mask + o + 8);
+                }
+                g0 = relu_grad8(x0 * sc0 + sh0, d0);
+                g1 = relu_grad8(x1 * sc1 + sh1, d1);
+            } else {
+                g0 = ld8(din + o);
+                g1 = ld8(din + o + 8);
+            }
+            v8f v0 = k0 * (g0 - c10 - (x0 - mu0) * rs0 * c20);
+            v8f v1 = k1 * (g1 - c11 - (x1 - mu1) * rs1 * c21);
+            if (ob) {
+                float t[16];
+                st8(t, v0);
+                st8(t + 8, v1);
+                uint16_t *restrict q = ob + o;
+#pragma omp simd
+                for (int j = 0; j < 16; j++) q[j] = mt_bf16_from_f32(t[j]);
+            } else {
+                st8(din + o, v0);
+                st8(din + o + 8, v1);
+            }
+            a0 += v0;
+            a1 += v1;
+        }
+        st8(p1 + s, a0);
+        st8(p1 + s + 8, a1);
+    }
+}
+/* BN statistics of one chunk of rows [r0, r1) of a block: p1 = column sums, cm = p1 / nc,
+ * p2 = sums of squared deviations from cm (the second sweep reads the chunk from L1). */
+ALWAYS_INLINE void bn_chunk_stats_strips(const mt_real *in, int N, int j0, int w, int r0, int r1,
+                                         mt_real *p1, mt_real *cm, mt_real *p2) {
+    mt_real nc = (mt_real)(r1 - r0);
+    for (int s = 0; s < w; s += 16) {
+        v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0 + s;
+            a0 += ld8(in + o);
+            a1 += ld8(in + o + 8);
+        }
+        v8f m0 = a0 / nc, m1 = a1 / nc;
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0 + s;
+            v8f d0 = ld8(in + o) - m0, d1 = ld8(in + o + 8) - m1;
+            b0 += d0 * d0;
+            b1 += d1 * d1;
+        }
+        st8(p1 + s, a0);
+        st8(p1 + s + 8, a1);
+        st8(cm + s, m0);
+        st8(cm + s + 8, m1);
+        st8(p2 + s, b0);
+        st8(p2 + s + 8, b1);
+    }
+}
+#endif
+
+/* The statistics of one chunk as plain loops (any width; the double build). */
+ALWAYS_INLINE void bn_chunk_stats(const mt_real *in, int N, int j0, int w, int r0, int r1,
+                                  mt_real *p1, mt_real *cm, mt_real *p2) {
+    for (int j = 0; j < w; j++) p1[j] = p2[j] = 0;
+    for (int r = r0; r < r1; r++) {
+        const mt_real *restrict x = in + (size_t)r * N + j0;
+#pragma omp simd
+        for (int j = 0; j < w; j++) p1[j] += x[j];
+    }
+    for (int j = 0; j < w; j++) cm[j] = p1[j] / (mt_real)(r1 - r0);
+    for (int r = r0; r < r1; r++) {  /* the chunk is in L1 now */
+        const mt_real *restrict x = in + (size_t)r * N + j0;
+#pragma omp simd
+        for (int j = 0; j < w; j++) {
+            mt_real d = x[j] - cm[j];
+            p2[j] += d * d;
+        }
+    }
+}
+
+/* One column block [j0, j0+w) of mt_bn_act_forward_train. Statistics in one pass over the
+ * data: each chunk of RB rows (RB x CB values: fits in L1) gets an exact two-pass mean and
+ * sum of squared deviations, and the chunks are merged in double with Chan et al.'s pairwise
+ * update (as accurate as a two-pass over all rows, with no E[x^2] - E[x]^2 cancellation).
+ * Then one pass normalises, applies the activation and writes out. */
+ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, int ldo, mt_real *mean, mt_real *rstd,
+                                    const mt_real *in, const mt_real *gamma,
+                                    const mt_real *beta, mt_real *moving_mean,
+                                    mt_real *moving_var, int B, int N, mt_real momentum,
+                                    mt_real eps, int j0, int w, mt_activation a) {
+    mt_real p1[CB], p2[CB], cm[CB], sc[CB], sh[CB];
+    double mu[CB], m2[CB];
+    for (int j = 0; j < w; j++) mu[j] = m2[j] = 0;
+    int n = 0;
+    for (int r0 = 0; r0 < B; r0 += RB) {
+        int r1 = MT_MIN(B, r0 + RB), nc = r1 - r0;
+#ifndef MT_DOUBLE
+        if (w % 16 == 0)
+            bn_chunk_stats_strips(in, N, j0, w, r0, r1, p1, cm, p2);
+        else
+#endif
+            bn_chunk_stats(in, N, j0, w, r0, r1, p1, cm, p2);
+        /* merge (n, mu, m2) with the chunk (nc, cm, p2) */
+        double f = (double)nc / (double)(n + nc), g = (double)n * (double)nc / (double)(n + nc);
+        for (int j = 0; j < w; j++) {
+            double dlt = (double)cm[j] - mu[j];
+            mu[j] += dlt * f;
+            m2[j] += (double)p2[j] + dlt * dlt * g;
+        }
+        n += nc;
+    }
+    for (int j = 0; j < w; j++) {
+        int c = j0 + j;
+        double var = m2[j] / B; /* biased batch variance, as TF's batch_normalization */
+        double rs = 1.0 / sqrt(var + (double)eps);
+        mean[c] = (mt_real)mu[j];
+        rstd[c] = (mt_real)rs;
+        if (moving_mean) moving_mean[c] = momentum * moving_mean[c] + (1 - momentum) * mean[c];
+        if (moving_var) moving_var[c] = momentum * moving_var[c] + (1 - momentum) * (mt_real)var;
+    }
+    bn_affine(sc, sh, mean, rstd, gamma, beta, j0, w);
+#ifndef MT_DOUBLE
+    if (ob) {  /* the output only as the next product's bf16 operand */
+        for (int r = 0; r < B; r++) {
+            const mt_real *restrict x = in + (size_t)r * N + j0;
+            uint16_t *restrict o = ob + (size_t)r * ldo + j0;
+#pragma omp simd
+            for (int j = 0; j < w; j++) o[j] = mt_bf16_from_f32(act_f(a, x[j] * sc[j] + sh[j]));
+        }
+        return;
+    }
+#endif
+    for (int r = 0; r < B; r++) {
+        const mt_real *restrict x = in + (size_t)r * N + j0;
+        mt_real *restrict o = out + (size_t)r * N + j0;
+#pragma omp simd
+        for (int j = 0; j < w; j++) o[j] = act_f(a, x[j] * sc[j] + sh[j]);
+    }
+}
+
+#define BN_ACT_FWD(out, ob, ldo, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A) \
+    bn_act_fwd_block(out, ob, ldo, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A)
+
+void mt_bn_act_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_real *in,
+                             const mt_real *gamma, const mt_real *beta, mt_real *moving_mean,
+                             mt_real *moving_var, int B, int N, mt_real momentum, mt_real eps,
+                             mt_activation act) {
+    mt_bn_act_forward_train_to(out, NULL, 0, mean, rstd, in, gamma, beta, moving_mean, moving_var,
+                               B, N, momentum, eps, act);
+}
+
+void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, int ld16, mt_real *mean,
+                                mt_real *rstd, const mt_real *in, const mt_real *gamma,
+                                const mt_real *beta, mt_real *moving_mean, mt_real *moving_var,
+                                int B, int N, mt_real momentum, mt_real eps, mt_activation act) {
+    if (B <= 0 || N <= 0) return;
+    if (ld16 <= 0) ld16 = N;
+    int cb = col_block(N, CB_FWD), nblk = (N + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
+    for (int blk = 0; blk < nblk; blk++) {
+        int j0 = blk * cb, w = MT_MIN(cb, N - j0);
+        ACT_DISPATCH(act, BN_ACT_FWD, out, out16, ld16, mean, rstd, in, gamma, beta, moving_mean,
+                     moving_var, B, N, momentum, eps, j0, w)
+    }
+}
+
+/* One column block of mt_bn_act_backward: pass 1 recomputes pre = z * sc + sh exactly as the
+ * forward did, writes g = dout * mask * f'(pre) into din and sums g and g * xhat; pass 2 turns
+ * din into the BN input gradient in place and sums it for the bias. Both passes touch only
+ * this block's columns, which stay in L2 between them; `out` is read only by activations
+ * whose derivative comes from their output (act_bwd_reads_y). */
+ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma, mt_real *dbeta,
+                                    mt_real *dbias, const mt_real *dout, const mt_real *mask,
+                                    const mt_real *out, const mt_real *in, const mt_real *mean,
+                                    const mt_real *rstd, const mt_real *gamma,
+                                    const mt_real *beta, int B, int N, int j0, int w,
+                                    mt_activation a) {
+    mt_real mu[CB], rs[CB], sc[CB], sh[CB], p1[CB], p2[CB], k[CB], c1[CB], c2[CB];
+    double s1[CB], s2[CB], sb[CB];
+    bn_affine(sc, sh, mean, rstd, gamma, beta, j0, w);
+    for (int j = 0; j < w; j++) {
+        mu[j] = mean[j0 + j];
+        rs[j] = rstd[j0 + j];
+        k[j] = (gamma ? gamma[j0 + j] : 1) * rs[j];
+        s1[j] = s2[j] = sb[j] = 0;
+    }
+#ifndef MT_DOUBLE
+    const int strips = w % 16 == 0;
+#else
+    const int strips = 0;
+#endif
+    for (int r0 = 0; r0 < B; r0 += RB) {
+        int r1 = MT_MIN(B, r0 + RB);
+        for (int j = 0; j < w; j++) p1[j] = p2[j] = 0;
+#ifndef MT_DOUBLE
+        if (strips && a == MT_ACT_RELU) {
+            bn_relu_bwd_pass1_strips(dout, mask, in, N, j0, w, r0, r1, mu, rs, sc, sh, p1, p2);
+            for (int j = 0; j < w; j++) {
+                s1[j] += p1[j];
+                s2[j] += p2[j];
+            }
+            continue;
+        }
+#endif
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0;
+            const mt_real *restrict x = in + o, *d = dout + o;
+            const mt_real *restrict y = act_bwd_reads_y(a) ? out + o : x;
+            const mt_real *restrict mk = mask ? mask + o : NULL;
+            mt_real *g = din + o;  /* may be d (in place) */
+            if (mk) {
+                /* the masked gradient first, in L1: with d[j] * mk[j] inside the select GCC
+                 * will not if-convert (a load it would speculate) and the loop ran scalar */
+                mt_real dm[CB];
+#pragma omp simd
+                for (int j = 0; j < w; j++) dm[j] = d[j] * mk[j];
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real xh = (x[j] - mu[j]) * rs[j];
+                    mt_real gj = act_bwd(a, x[j] * sc[j] + sh[j], y[j], dm[j], 1);
+                    g[j] = gj;
+                    p1[j] += gj;
+                    p2[j] += gj * xh;
+                }
+            } else {
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real xh = (x[j] - mu[j]) * rs[j];
+                    mt_real gj = act_bwd(a, x[j] * sc[j] + sh[j], y[j], d[j], 1);
+                    g[j] = gj;
+                    p1[j] += gj;
+                    p2[j] += gj * xh;
+                }
+            }
+        }
+        for (int j = 0; j < w; j++) {
+            s1[j] += p1[j];
+            s2[j] += p2[j];
+        }
+    }
+    for (int j = 0; j < w; j++) {
+        if (dbeta) dbeta[j0 + j] += (mt_real)s1[j];
+        if (dgamma) dgamma[j0 + j] += (mt_real)s2[j];
+        c1[j] = (mt_real)(s1[j] / B);
+        c2[j] = (mt_real)(s2[j] / B);
+    }
+    for (int r0 = 0; r0 < B; r0 += RB) {
+        int r1 = MT_MIN(B, r0 + RB);
+        for (int j = 0; j < w; j++) p1[j] = 0;
+#ifndef MT_DOUBLE
+        if (strips) {
+            int relu = a == MT_ACT_RELU;  /* pass 1 did not store g: recompute it */
+            bn_bwd_pass2_strips(din, ob, dout, mask, relu ? sc : NULL, relu ? sh : NULL, in, N, j0, w, r0,
+                                r1, mu, rs, k, c1, c2, p1);
+            for (int j = 0; j < w; j++) sb[j] += p1[j];
+            continue;
+        }
+#endif
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0;
+            const mt_real *restrict x = in + o;
+            mt_real *restrict g = din + o;
+#ifndef MT_DOUBLE
+            if (ob) {  /* the result only as the products' bf16 operand */
+                uint16_t *restrict g16 = ob + o;
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real v = k[j] * (g[j] - c1[j] - (x[j] - mu[j]) * rs[j] * c2[j]);
+                    g16[j] = mt_bf16_from_f32(v);
+                    p1[j] += v;
+                }
+                continue;
+            }
+#endif
+#pragma omp simd
+            for (int j = 0; j < w; j++) {
+                mt_real v = k[j] * (g[j] - c1[j] - (x[j] - mu[j]) * rs[j] * c2[j]);
+                g[j] = v;
+                p1[j] += v;
+            }
+        }
+        for (int j = 0; j < w; j++) sb[j] += p1[j];
+    }
+    if (dbias)
+        for (int j = 0; j < w; j++) dbias[j0 + j] += (mt_real)sb[j];
+}
+
+#define BN_ACT_BWD(din, ob, dg, dbt, dbias, dout, mask, out, in, mean, rstd, gamma, beta, B, N, \
+                   j0, w, A)                                                                   \
+    bn_act_bwd_block(din, ob, dg, dbt, dbias, dout, mask, out, in, mean, rstd, gamma, beta, B, N, \
+                     j0, w, A)
+
+void mt_bn_act_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, mt_real *dbias,
+                        const mt_real *dout, const mt_real *mask, const mt_real *out,
+                        const mt_real *in, const mt_real *mean, const mt_real *rstd,
+                        const mt_real *gamma, const mt_real *beta, int B, int N,
+                        mt_activation act) {
+    mt_bn_act_backward_to(din, NULL, dgamma, dbeta, dbias, dout, mask, out, in, mean, rstd,
+                          gamma, beta, B, N, act);
+}
+
+void mt_bn_act_backward_to(mt_real *din, uint16_t *din16, mt_real *dgamma, mt_real *dbeta,
+                           mt_real *dbias, const mt_real *dout, const mt_real *mask,
+                           const mt_real *out, const mt_real *in, const mt_real *mean,
+                           const mt_real *rstd, const mt_real *gamma, const mt_real *beta,
+                           int B, int N, mt_activation act) {
+    if (B <= 0 || N <= 0) return;
+    int cb = col_block(N, CB_BWD), nblk = (N + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
+    for (int blk = 0; blk < nblk; blk++) {
+        int j0 = blk * cb, w = MT_MIN(cb, N - j0);
+        ACT_DISPATCH(act, BN_ACT_BWD, din, din16, dgamma, dbeta, dbias, dout, mask, out, in,
+                     mean, rstd, gamma, beta, B, N, j0, w)
+    }
+}
+
+/* One column block of mt_act_bias_backward: din = dout * mask * f'(in), column sums. */
+ALWAYS_INLINE void act_bias_bwd_block(mt_real *din, mt_real *dbias, const mt_real *dout,
+                                      const mt_real *mask, const mt_real *in,
+                                      const mt_real *out, int B, int N, int j0, int w,
+                                      mt_activation a) {
+    mt_real p[CB];
+    double sb[CB];
+    for (int j = 0; j < w; j++) sb[j] = 0;
+    for (int r0 = 0; r0 < B; r0 += RB) {
+        int r1 = MT_MIN(B, r0 + RB);
+        for (int j = 0; j < w; j++) p[j] = 0;
+        for (int r = r0; r < r1; r++) {
+            size_t o = (size_t)r * N + j0;
+            const mt_real *d = dout + o, *restrict y = out + o;
+            const mt_real *restrict x = mt_act_grad_needs_input(a) ? in + o : y;
+            const mt_real *restrict mk = mask ? mask + o : NULL;
+            mt_real *g = din + o;  /* may be d (in place) */
+            if (mk) {
+                mt_real dm[CB];  /* as in bn_act_bwd_block */
+#pragma omp simd
+                for (int j = 0; j < w; j++) dm[j] = d[j] * mk[j];
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real gj = act_bwd(a, x[j], y[j], dm[j], 0);
+                    g[j] = gj;
+                    p[j] += gj;
+                }
+            } else {
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    mt_real gj = act_bwd(a, x[j], y[j], d[j], 0);
+                    g[j] = gj;
+                    p[j] += gj;
+                }
+            }
+        }
+        for (int j = 0; j < w; j++) sb[j] += p[j];
+    }
+    if (dbias)
+        for (int j = 0; j < w; j++) dbias[j0 + j] += (mt_real)sb[j];
+}
+
+#define ACT_BIAS_BWD(din, dbias, dout, mask, in, out, B, N, j0, w, A) \
+    act_bias_bwd_block(din, dbias, dout, mask, in, out, B, N, j0, w, A)
+
+void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
+                          const mt_real *mask, const mt_real *in, const mt_real *out, int B,
+                          int N, mt_activation act) {
+    if (B <= 0 || N <= 0) return;
+    int cb = col_block(N, CB), nblk = (N + cb - 1) / cb;
+#pragma omp parallel for schedule(static) if ((int64_t)B * N >= PAR_MIN)
+    for (int blk = 0; blk < nblk; blk++) {
+        int j0 = blk * cb, w = MT_MIN(cb, N - j0);
+        ACT_DISPATCH(act, ACT_BIAS_BWD, din, dbias, dout, mask, in, out, B, N, j0, w)
+    }
+}
