@@ -121,6 +121,29 @@ for bb in 256 1024 4096; do
     done
 done
 say "(GFLOP/s counts the model's matrix FLOPs, 2*B*in*out per dense kernel forward, x3 per training step: 3.165 MFLOP per example for live5; peak = fmapeak for that many cores)"
+# bf16 vs fp32 as a ratio: the box drifts by 10-15% within minutes, so the two are also
+# measured interleaved (fp32, bf16, fp32, bf16, ...; best of each), as every A/B in
+# bench/README.md is; the table's rows above ran once each, a minute apart
+declare -A BFR BF32 BF16
+NR=$([ $QUICK = 1 ] && echo 1 || echo 3)
+say "bf16 vs fp32, batch 1024, interleaved ($NR rounds of fp32 then bf16, 3 x 20 steps each; best of each):"
+for t in $THREADS; do
+    pols=passive; [ "$t" -gt 1 ] && pols=$POLICIES
+    for pol in $pols; do
+        b32=0; b16=0
+        for r in $(seq $NR); do
+            for bf in 0 1; do
+                withpol "$pol" $B/bench_train_compute "$CFG" "$B/train_$ROWS.csv" --threads "$t" --batch 1024 \
+                    --steps 20 --reps 3 --batches 8 $([ $bf = 1 ] && echo --bf16) >"$LOG/ab_${t}_${pol}_${bf}_$r.txt" 2>&1
+                v=$(grep '^RESULT' "$LOG/ab_${t}_${pol}_${bf}_$r.txt" | kv ex_per_s)
+                if [ $bf = 1 ]; then b16=$(awk -v a="$b16" -v b="${v:-0}" 'BEGIN { print (b > a ? b : a) }')
+                else b32=$(awk -v a="$b32" -v b="${v:-0}" 'BEGIN { print (b > a ? b : a) }'); fi
+            done
+        done
+        BF32["$t,$pol"]=$b32; BF16["$t,$pol"]=$b16; BFR["$t,$pol"]=$(fdiv "$b16" "$b32")
+        say "  threads $t ($pol): fp32 $b32, bf16 $b16 examples/s: bf16 = ${BFR[$t,$pol]}x fp32"
+    done
+done
 # the issue's literal spec: 16 IdFeatures x 16 dims, hash_bucket_size 100000 each (input 256 wide)
 say "bench/live5_16id.config (the issue's shape: 16 IdFeatures, embedding_dim 16, hash_bucket_size 100000; same dbmtl block), batch 1024, fp32:"
 for t in $THREADS; do
@@ -250,7 +273,7 @@ for t in $THREADS; do
     pols=passive; [ "$t" -gt 1 ] && pols=$POLICIES
     for pol in $pols; do
         c=${TR["1024,$t,$pol,0"]:-0}; g=${TRG["1024,$t,$pol,0"]:-0}; cb=${TR["1024,$t,$pol,1"]:-0}
-        say "threads $t ($pol): train fp32 $c examples/s = $g GFLOP/s = $(awk -v g="$g" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of the ${t}-core peak; vs peer ${PT[$t]:-n/a}: $(fdiv "$c" "${PT[$t]:-0}")x; end to end $(fdiv "${E2E[$t,$pol]:-0}" "$c") of compute-only; bf16 $cb = $(fdiv "$cb" "$c")x fp32"
+        say "threads $t ($pol): train fp32 $c examples/s = $g GFLOP/s = $(awk -v g="$g" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of the ${t}-core peak; vs peer ${PT[$t]:-n/a}: $(fdiv "$c" "${PT[$t]:-0}")x; end to end $(fdiv "${E2E[$t,$pol]:-0}" "$c") of compute-only; bf16 $cb = $(fdiv "$cb" "$c")x fp32 (interleaved: ${BFR[$t,$pol]:-n/a}x)"
     done
     gi=$(awk -v r="${INF[1024,$t]:-0}" 'BEGIN { printf "%.1f", r * 1.055e-3 }')
     say "threads $t: inference C API fp32 export ${INF[1024,$t]:-n/a} rows/s = $gi GFLOP/s = $(awk -v g="$gi" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of the ${t}-core peak / bf16 export ${INF16[1024,$t]:-n/a} rows/s; vs peer ${PI[$t]:-n/a}: $(fdiv "${INF[1024,$t]:-0}" "${PI[$t]:-0}")x / $(fdiv "${INF16[1024,$t]:-0}" "${PI[$t]:-0}")x"
