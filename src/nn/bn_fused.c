@@ -358,9 +358,7 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma,
         s1[j] = s2[j] = sb[j] = 0;
     }
 #ifndef MT_DOUBLE
-    const int strips = w % 16 == 0;
-#else
-    const int strips = 0;
+    const int strips = w % 16 == 0;  /* (the double build has only the plain loops) */
 #endif
     for (int r0 = 0; r0 < B; r0 += RB) {
         int r1 = MT_MIN(B, r0 + RB);
