@@ -107,6 +107,9 @@ int mt_act_grad_needs_output(mt_activation a) { return act_bwd_reads_y(a); }
  * loaded and stored again for every row; here a strip walks its rows with the sums in
  * registers. Each column's operations and their order are those of the plain loops (the
  * same bits): only the loop order changes. For blocks whose width is a multiple of 16. */
+/* the helpers are always inlined, so the 32-byte-vector calling convention GCC warns about
+ * on builds without AVX (the sanitizer build) never applies */
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 ALWAYS_INLINE v8f ld8(const float *p) {
