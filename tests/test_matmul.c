@@ -1,10 +1,12 @@
 /* test_matmul.c: the oneDNN matrix backend (float build) against a double-precision
  * reference loop written here: all four transpose combinations, beta 0 and 1, odd shapes,
  * cached primitives reused with other buffers, 1 and 2 threads, bf16 mode where the CPU
- * has it, argument errors; and mt_dense_forward/backward through the backend. */
+ * has it, its bf16 hand-off slots (mt_mm_bf16_slot, mt_mm_bf16_alias), argument errors; and
+ * mt_dense_forward/backward through the backend. */
 #include <stdint.h>
 
 #include "nn/nn.h"
+#include "nn/vecmath.h"
 #include "test.h"
 #include "util/rng.h"
 
@@ -161,6 +163,50 @@ static void test_bf16_stable_and_const(void) {
     mt_mm_free(m);
 }
 
+/* Hand-off slots: a product reads what the producer wrote into mt_mm_bf16_slot (not the f32
+ * source, deliberately left different here), another backend reads it too once lent with
+ * mt_mm_bf16_alias, and after mt_mm_new_step both convert the f32 source again. fp32
+ * backends give no slot and take no alias. */
+static void test_bf16_slot_and_alias(void) {
+    mt_mm *a = NULL, *b = NULL;
+    CHECK(mt_mm_create(1, 1, &a, NULL) == MTREC_OK);
+    CHECK(mt_mm_create(1, 1, &b, NULL) == MTREC_OK);
+    if (!a || !b) { mt_mm_free(a); mt_mm_free(b); return; }
+    enum { M = 4, K = 8, N = 2 };
+    float X[M * K], W[K * N], C[M * N];
+    for (int i = 0; i < M * K; i++) X[i] = 1;  /* the f32 source: all ones */
+    for (int i = 0; i < K * N; i++) W[i] = 1;
+    if (!mt_mm_uses_bf16(a)) {
+        printf("# no AMX: slots not exercised\n");
+        CHECK(mt_mm_bf16_slot(a, X, M * K) == NULL);
+        CHECK(mt_mm_bf16_alias(b, X, M * K, (const uint16_t *)X) == 0);
+        mt_mm_free(a);
+        mt_mm_free(b);
+        return;
+    }
+    mt_mm_new_step(a);
+    mt_mm_new_step(b);
+    uint16_t *slot = mt_mm_bf16_slot(a, X, M * K);
+    CHECK(slot != NULL);
+    if (!slot) { mt_mm_free(a); mt_mm_free(b); return; }
+    for (int i = 0; i < M * K; i++) slot[i] = mt_bf16_from_f32(2.0f);  /* the producer's copy */
+    CHECK(mt_mm_gemm_ex(a, 0, 0, M, N, K, X, W, 0, C, MT_MM_STABLE_A) == MTREC_OK);
+    CHECK(C[0] == 2 * K && C[M * N - 1] == 2 * K);  /* read the slot, not X */
+    CHECK(mt_mm_bf16_alias(b, X, M * K, slot) == 1);
+    CHECK(mt_mm_gemm_ex(b, 0, 0, M, N, K, X, W, 0, C, MT_MM_STABLE_A) == MTREC_OK);
+    CHECK(C[0] == 2 * K);  /* the lent copy */
+    mt_mm_new_step(a);
+    mt_mm_new_step(b);
+    CHECK(mt_mm_gemm_ex(a, 0, 0, M, N, K, X, W, 0, C, MT_MM_STABLE_A) == MTREC_OK);
+    CHECK(C[0] == K);  /* a new step: X converted again */
+    CHECK(mt_mm_gemm_ex(b, 0, 0, M, N, K, X, W, 0, C, MT_MM_STABLE_A) == MTREC_OK);
+    CHECK(C[0] == K);  /* the alias is stale too: b converts X into a buffer of its own */
+    mt_mm_free(a);  /* b no longer points into a's buffer for any step */
+    CHECK(mt_mm_gemm_ex(b, 0, 0, M, N, K, X, W, 0, C, MT_MM_STABLE_A) == MTREC_OK);
+    CHECK(C[0] == K);
+    mt_mm_free(b);
+}
+
 static void test_name_and_errors(void) {
     mt_mm *m = NULL;
     CHECK(mt_mm_create(1, 0, &m, NULL) == MTREC_OK);
@@ -251,6 +297,7 @@ int main(void) {
     RUN(test_fp32_2threads);
     RUN(test_bf16);
     RUN(test_bf16_stable_and_const);
+    RUN(test_bf16_slot_and_alias);
     RUN(test_interleaved_backends);
     RUN(test_dense_float);
     return test_summary();
