@@ -31,12 +31,21 @@ DBL_LIB := build/dbl$(if $(filter asan,$(MODE)),-asan)/libmtrec.a
 CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) $(INC) $(CFLAGS)
 OBJS    := $(patsubst src/%.c,$(B)/obj/%.o,$(SRCS))
 
-.PHONY: all lib cli tests test asan test-asan clean install fuzz bench demo
+.PHONY: all lib cli tests test asan test-asan clean install fuzz bench demo FORCE_FLAGS
 all: cli
 lib: $(B)/libmtrec.a
 cli: $(B)/mtrec
 
-$(B)/obj/%.o: src/%.c
+# Everything is rebuilt when the compiler or its flags change (CI=true adds -Werror: objects
+# built without it must not hide a warning): this file holds what they were built with, and
+# is rewritten only when that differs.
+FLAGS_STAMP := $(B)/.cflags
+$(FLAGS_STAMP): FORCE_FLAGS
+	@mkdir -p $(B)
+	@echo '$(CC) $(CFLAGS_ALL)' | cmp -s - $@ || echo '$(CC) $(CFLAGS_ALL)' > $@
+FORCE_FLAGS:
+
+$(B)/obj/%.o: src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
@@ -44,11 +53,11 @@ $(B)/libmtrec.a: $(OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/mtrec: cli/mtrec.c $(B)/libmtrec.a
+$(B)/mtrec: cli/mtrec.c $(B)/libmtrec.a $(FLAGS_STAMP)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(B)/libmtrec.a $(LIBS)
 
 # Tests named test_*_dbl.c link the double-precision library (MT_DOUBLE).
-$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libmtrec.a
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libmtrec.a $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(if $(findstring _dbl,$*),-DMT_DOUBLE) $< -o $@ \
 	  $(if $(findstring _dbl,$*),$(DBL_LIB),$(B)/libmtrec.a) $(LIBS)
