@@ -382,29 +382,21 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma,
             const mt_real *restrict y = act_bwd_reads_y(a) ? out + o : x;
             const mt_real *restrict mk = mask ? mask + o : NULL;
             mt_real *g = din + o;  /* may be d (in place) */
+            /* the masked gradient first, in L1: with d[j] * mk[j] inside the select GCC will
+             * not if-convert (a load it would speculate) and the loop ran scalar */
+            mt_real dm[CB];
             if (mk) {
-                /* the masked gradient first, in L1: with d[j] * mk[j] inside the select GCC
-                 * will not if-convert (a load it would speculate) and the loop ran scalar */
-                mt_real dm[CB];
 #pragma omp simd
                 for (int j = 0; j < w; j++) dm[j] = d[j] * mk[j];
+                d = dm;
+            }
 #pragma omp simd
-                for (int j = 0; j < w; j++) {
-                    mt_real xh = (x[j] - mu[j]) * rs[j];
-                    mt_real gj = act_bwd(a, x[j] * sc[j] + sh[j], y[j], dm[j], 1);
-                    g[j] = gj;
-                    p1[j] += gj;
-                    p2[j] += gj * xh;
-                }
-            } else {
-#pragma omp simd
-                for (int j = 0; j < w; j++) {
-                    mt_real xh = (x[j] - mu[j]) * rs[j];
-                    mt_real gj = act_bwd(a, x[j] * sc[j] + sh[j], y[j], d[j], 1);
-                    g[j] = gj;
-                    p1[j] += gj;
-                    p2[j] += gj * xh;
-                }
+            for (int j = 0; j < w; j++) {
+                mt_real xh = (x[j] - mu[j]) * rs[j];
+                mt_real gj = act_bwd(a, x[j] * sc[j] + sh[j], y[j], d[j], 1);
+                g[j] = gj;
+                p1[j] += gj;
+                p2[j] += gj * xh;
             }
         }
         for (int j = 0; j < w; j++) {
@@ -505,23 +497,17 @@ ALWAYS_INLINE void act_bias_bwd_block(mt_real *din, mt_real *dbias, const mt_rea
             const mt_real *restrict x = mt_act_grad_needs_input(a) ? in + o : y;
             const mt_real *restrict mk = mask ? mask + o : NULL;
             mt_real *g = din + o;  /* may be d (in place) */
+            mt_real dm[CB];  /* as in bn_act_bwd_block */
             if (mk) {
-                mt_real dm[CB];  /* as in bn_act_bwd_block */
 #pragma omp simd
                 for (int j = 0; j < w; j++) dm[j] = d[j] * mk[j];
+                d = dm;
+            }
 #pragma omp simd
-                for (int j = 0; j < w; j++) {
-                    mt_real gj = act_bwd(a, x[j], y[j], dm[j], 0);
-                    g[j] = gj;
-                    p[j] += gj;
-                }
-            } else {
-#pragma omp simd
-                for (int j = 0; j < w; j++) {
-                    mt_real gj = act_bwd(a, x[j], y[j], d[j], 0);
-                    g[j] = gj;
-                    p[j] += gj;
-                }
+            for (int j = 0; j < w; j++) {
+                mt_real gj = act_bwd(a, x[j], y[j], d[j], 0);
+                g[j] = gj;
+                p[j] += gj;
             }
         }
         for (int j = 0; j < w; j++) sb[j] += p[j];
