@@ -144,7 +144,7 @@ static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_mm *mm, 
 static mtrec_status lend(mt_mm *mm, const uint16_t *copy, const mt_real *src, size_t off, size_t n,
                          mt_err *e) {
     if (!copy || mt_mm_bf16_alias(mm, src + off, n, copy + off)) return MTREC_OK;
-    return mt_fail(e, MTREC_ERR_NOMEM, "out of memory lending a bf16 copy between the bottom's halves");
+    return mt_fail(e, MTREC_ERR_NOMEM, "out of memory lending a bf16 copy to another lane's backend");
 }
 
 static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, int one_mm, mt_err *e) {
@@ -198,11 +198,11 @@ static uint16_t *out_handoff(mt_model *m, int B) {
 static mtrec_status lend_out(mt_model *m, int B, mt_err *e) {
     const mt_layer *L = &m->bottom.layers[m->bottom.n - 1];
     mt_mm *others[2] = {m->lane_mm[1], m->mm};
-    for (int j = 0; j < 2; j++)
-        if (others[j] && others[j] != m->lane_mm[0] &&
-            !mt_mm_bf16_alias(others[j], L->act_out, (size_t)B * L->out, m->bsplit_out16))
-            return mt_fail(e, MTREC_ERR_NOMEM, "out of memory lending the bottom output's bf16 copy");
-    return MTREC_OK;
+    mtrec_status st = MTREC_OK;
+    for (int j = 0; j < 2 && st == MTREC_OK; j++)
+        if (others[j] && others[j] != m->lane_mm[0])
+            st = lend(others[j], m->bsplit_out16, L->act_out, 0, (size_t)B * L->out, e);
+    return st;
 }
 
 /* Runs pass `backward` of the bottom on one or two threads; half k always on lane k. */
