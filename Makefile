@@ -45,9 +45,13 @@ $(FLAGS_STAMP): FORCE_FLAGS
 	@echo '$(CC) $(CFLAGS_ALL)' | cmp -s - $@ || echo '$(CC) $(CFLAGS_ALL)' > $@
 FORCE_FLAGS:
 
+# Files compiled for a wider instruction set than the build's, used only where the CPU has it
+# (chosen at run time: src/nn/bn_fused.c mt_bn_kernels_avx512).
+ISA_FLAGS_nn/bn_fused_avx512 := -march=x86-64-v4 -mprefer-vector-width=512
+
 $(B)/obj/%.o: src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(ISA_FLAGS_$*) -MMD -MP -c $< -o $@
 
 $(B)/libmtrec.a: $(OBJS)
 	@rm -f $@

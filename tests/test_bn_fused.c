@@ -6,11 +6,13 @@
  *   mt_bn_act_backward       = mask, mt_act_backward, mt_bn_backward, bias column sums
  *   mt_act_bias_backward     = mask, mt_act_backward, bias column sums
  * and the fused results are bit-identical at 1 and 2 threads (columns are split differently,
- * each column's arithmetic is not). The unfused layers have their own finite-difference
- * tests in test_nn_dbl.c. */
+ * each column's arithmetic is not), and between the kernels' plain and AVX-512 copies
+ * (mt_bn_kernels_avx512), f32 and bf16 outputs alike. The unfused layers have their own
+ * finite-difference tests in test_nn_dbl.c. */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,7 +153,93 @@ static void test_fused_vs_unfused(void) {
     check_case(3, 48, MT_ACT_GELU, 0);    /* tiny batch */
 }
 
+/* Every output of the three kernels (f32, and the bf16 hand-off outputs) from one copy. */
+typedef struct outs {
+    float *out, *mean, *rstd, *mm, *mv, *din, *dg, *dbt, *dbias, *d2, *db2;
+    uint16_t *out16, *din16;
+} outs;
+
+static void run_copy(const bufs *b, mt_activation a, int use_mask, outs *o) {
+    int B = b->B, N = b->N;
+    size_t n = (size_t)B * N;
+    float **f[] = {&o->out, &o->din, &o->d2};
+    for (int i = 0; i < 3; i++) *f[i] = fa(n);
+    float **v[] = {&o->mean, &o->rstd, &o->mm, &o->mv, &o->dg, &o->dbt, &o->dbias, &o->db2};
+    for (int i = 0; i < 8; i++) *v[i] = fa((size_t)N);
+    for (int j = 0; j < N; j++) o->mv[j] = 1;
+    o->out16 = calloc(n, 2);
+    o->din16 = calloc(n, 2);
+    const float *mask = use_mask ? b->mask : NULL;
+    mt_bn_act_forward_train(o->out, o->mean, o->rstd, b->in, b->gamma, b->beta, o->mm, o->mv, B, N, 0.9f,
+                            1e-3f, a);
+    mt_bn_act_forward_train_to(NULL, o->out16, 0, o->mean, o->rstd, b->in, b->gamma, b->beta, NULL, NULL, B,
+                               N, 0.9f, 1e-3f, a);
+    mt_bn_act_backward(o->din, o->dg, o->dbt, o->dbias, b->dout, mask, o->out, b->in, o->mean, o->rstd,
+                       b->gamma, b->beta, B, N, a);
+    float *scratch = fa(n);
+    mt_bn_act_backward_to(scratch, o->din16, NULL, NULL, NULL, b->dout, mask, o->out, b->in, o->mean,
+                          o->rstd, b->gamma, b->beta, B, N, a);
+    free(scratch);
+    mt_act_bias_backward(o->d2, o->db2, b->dout, mask, b->in, o->out, B, N, a);
+}
+
+static int outs_same(const outs *x, const outs *y, size_t n, size_t N) {
+    return !memcmp(x->out, y->out, n * 4) && !memcmp(x->din, y->din, n * 4) &&
+           !memcmp(x->d2, y->d2, n * 4) && !memcmp(x->out16, y->out16, n * 2) &&
+           !memcmp(x->din16, y->din16, n * 2) && !memcmp(x->mean, y->mean, N * 4) &&
+           !memcmp(x->rstd, y->rstd, N * 4) && !memcmp(x->mm, y->mm, N * 4) &&
+           !memcmp(x->mv, y->mv, N * 4) && !memcmp(x->dg, y->dg, N * 4) &&
+           !memcmp(x->dbt, y->dbt, N * 4) && !memcmp(x->dbias, y->dbias, N * 4) &&
+           !memcmp(x->db2, y->db2, N * 4);
+}
+
+static void outs_free(outs *o) {
+    float *all[] = {o->out, o->mean, o->rstd, o->mm, o->mv, o->din, o->dg, o->dbt, o->dbias, o->d2, o->db2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    free(o->out16);
+    free(o->din16);
+}
+
+/* The plain and the AVX-512 copy of the kernels give the same bits (widths that take the
+ * 16- and 32-column strips and ragged ones, every activation, masks, 1 and 2 threads). */
+static void test_isa_copies_same_bits(void) {
+    int had = mt_bn_kernels_avx512(-1);
+    if (!mt_bn_kernels_avx512(1)) {
+        printf("  (this CPU has no AVX-512: only the plain copy exists here)\n");
+        mt_bn_kernels_avx512(had);
+        return;
+    }
+    const int widths[] = {5, 16, 32, 48, 64, 96, 100, 128, 256};
+    const mt_activation acts[] = {MT_ACT_RELU, MT_ACT_LEAKY_RELU, MT_ACT_LINEAR, MT_ACT_TANH,
+                                  MT_ACT_SIGMOID, MT_ACT_ELU, MT_ACT_SELU, MT_ACT_SWISH, MT_ACT_GELU};
+    int cases = 0, same = 0;
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+        for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+            int B = 300 + (int)w * 37, N = widths[w], use_mask = (int)(w + k) % 2;
+            bufs b;
+            bufs_init(&b, B, N, (unsigned)(N * 13 + (int)k));
+            omp_set_num_threads(1 + (int)(k % 2));
+            outs x, y;
+            mt_bn_kernels_avx512(0);
+            run_copy(&b, acts[k], use_mask, &x);
+            mt_bn_kernels_avx512(1);
+            run_copy(&b, acts[k], use_mask, &y);
+            int ok = outs_same(&x, &y, (size_t)B * N, (size_t)N);
+            CHECK_MSG(ok, "B=%d N=%d act=%d mask=%d: the AVX-512 copy differs from the plain one", B, N,
+                      (int)acts[k], use_mask);
+            cases++;
+            same += ok;
+            outs_free(&x);
+            outs_free(&y);
+            bufs_free(&b);
+        }
+    omp_set_num_threads(2);
+    CHECK(cases == 81 && same == cases);
+    mt_bn_kernels_avx512(had);
+}
+
 int main(void) {
     RUN(test_fused_vs_unfused);
+    RUN(test_isa_copies_same_bits);
     return test_summary();
 }

@@ -8,9 +8,11 @@
  * before fusion (bench/README.md "Speed").
  * Every column is reduced by one thread in a fixed order (chunks of RB rows summed in float,
  * chunks merged in double), so results do not depend on the thread count or on the column
- * blocking; the 16-column strips below change only the loop order, never a column's
+ * blocking; the column strips below change only the loop order, never a column's
  * arithmetic. */
 #include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <omp.h>
@@ -18,6 +20,18 @@
 #include "nn/layers_internal.h"
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* This file is compiled twice: as itself (AVX2 in the release build, -march=x86-64-v3) and,
+ * through bn_fused_avx512.c, with MT_BN_AVX512_COPY under -march=x86-64-v4 (AVX-512: twice
+ * the lanes; the kernels run 5-10% of a training step faster). The kernels' entry points
+ * carry the copy's suffix; the nn.h functions at the end of the plain copy pick one at run
+ * time (mt_bn_kernels_avx512). Both copies compute the same bits: -std=c11 keeps GCC from
+ * contracting a * b + c into FMAs, and a column's sums run in the same order in both. */
+#ifdef MT_BN_AVX512_COPY
+#define BN_FN(name) name##_avx512
+#else
+#define BN_FN(name) name##_base
+#endif
 
 /* f(x) for one value; inlined into loops specialised per activation by act_dispatch. */
 ALWAYS_INLINE mt_real act_f(mt_activation a, mt_real x) {
@@ -77,8 +91,6 @@ ALWAYS_INLINE void bn_affine(mt_real *sc, mt_real *sh, const mt_real *mean, cons
     }
 }
 
-int mt_act_grad_needs_input(mt_activation a) { return a == MT_ACT_SWISH || a == MT_ACT_GELU; }
-int mt_act_grad_needs_output(mt_activation a) { return act_bwd_reads_y(a); }
 
 /* Calls KERNEL(args..., A) with A a compile-time constant, so each activation gets its own
  * vectorisable copy of the loop. */
@@ -101,24 +113,31 @@ int mt_act_grad_needs_output(mt_activation a) { return act_bwd_reads_y(a); }
 #define RB 128
 
 #ifndef MT_DOUBLE
-/* Strips of 16 columns with their per-column sums in registers (GCC vector extensions: two
- * 8-float vectors, AVX2 with -march=x86-64-v3, plain SSE pairs elsewhere). The loops over a
+/* Strips of SW columns with their per-column sums in registers (GCC vector extensions: two
+ * vectors of VL floats: 8 with AVX2 (-march=x86-64-v3; SSE pairs without it), 16 in the
+ * AVX-512 copy: 16 lanes made the copy's kernels 10-15% faster than its 8-lane strips). The loops over a
  * [rows, w] block with `#pragma omp simd` over the columns keep the sums in stack arrays,
  * loaded and stored again for every row; here a strip walks its rows with the sums in
  * registers. Each column's operations and their order are those of the plain loops (the
- * same bits): only the loop order changes. For blocks whose width is a multiple of 16. */
+ * same bits): only the loop order changes. For blocks whose width is a multiple of SW. */
 /* the helpers are always inlined, so the 32-byte-vector calling convention GCC warns about
  * on builds without AVX (the sanitizer build) never applies */
 #pragma GCC diagnostic ignored "-Wpsabi"
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-ALWAYS_INLINE v8f ld8(const float *p) {
-    v8f v;
+#ifdef __AVX512F__
+#define VL 16
+#else
+#define VL 8
+#endif
+#define SW (2 * VL)
+typedef float vf __attribute__((vector_size(VL * 4)));
+typedef int32_t vi __attribute__((vector_size(VL * 4)));
+ALWAYS_INLINE vf ldv(const float *p) {
+    vf v;
     memcpy(&v, p, sizeof v);
     return v;
 }
-ALWAYS_INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
-ALWAYS_INLINE v8f relu_grad8(v8f pre, v8f d) { return (v8f)((v8i)d & (pre > (v8f){0})); }
+ALWAYS_INLINE void stv(float *p, vf v) { memcpy(p, &v, sizeof v); }
+ALWAYS_INLINE vf relu_gradv(vf pre, vf d) { return (vf)((vi)d & (pre > (vf){0})); }
 
 /* Pass 1 of the relu BN backward over rows [r0, r1) of a block: with g = d [* mask] where
  * pre > 0 (pre = x * sc + sh), p1 = sum g, p2 = sum g * xhat per column. g is not stored:
@@ -128,27 +147,27 @@ ALWAYS_INLINE void bn_relu_bwd_pass1_strips(const mt_real *dout,
                                             int j0, int w, int r0, int r1, const mt_real *mu,
                                             const mt_real *rs, const mt_real *sc,
                                             const mt_real *sh, mt_real *p1, mt_real *p2) {
-    for (int s = 0; s < w; s += 16) {
-        v8f mu0 = ld8(mu + s), mu1 = ld8(mu + s + 8), rs0 = ld8(rs + s), rs1 = ld8(rs + s + 8);
-        v8f sc0 = ld8(sc + s), sc1 = ld8(sc + s + 8), sh0 = ld8(sh + s), sh1 = ld8(sh + s + 8);
-        v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+    for (int s = 0; s < w; s += SW) {
+        vf mu0 = ldv(mu + s), mu1 = ldv(mu + s + VL), rs0 = ldv(rs + s), rs1 = ldv(rs + s + VL);
+        vf sc0 = ldv(sc + s), sc1 = ldv(sc + s + VL), sh0 = ldv(sh + s), sh1 = ldv(sh + s + VL);
+        vf a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int r = r0; r < r1; r++) {
             size_t o = (size_t)r * N + j0 + s;
-            v8f x0 = ld8(in + o), x1 = ld8(in + o + 8), d0 = ld8(dout + o), d1 = ld8(dout + o + 8);
+            vf x0 = ldv(in + o), x1 = ldv(in + o + VL), d0 = ldv(dout + o), d1 = ldv(dout + o + VL);
             if (mask) {
-                d0 = d0 * ld8(mask + o);
-                d1 = d1 * ld8(mask + o + 8);
+                d0 = d0 * ldv(mask + o);
+                d1 = d1 * ldv(mask + o + VL);
             }
-            v8f g0 = relu_grad8(x0 * sc0 + sh0, d0), g1 = relu_grad8(x1 * sc1 + sh1, d1);
+            vf g0 = relu_gradv(x0 * sc0 + sh0, d0), g1 = relu_gradv(x1 * sc1 + sh1, d1);
             a0 += g0;
             a1 += g1;
             b0 += g0 * ((x0 - mu0) * rs0);
             b1 += g1 * ((x1 - mu1) * rs1);
         }
-        st8(p1 + s, a0);
-        st8(p1 + s + 8, a1);
-        st8(p2 + s, b0);
-        st8(p2 + s + 8, b1);
+        stv(p1 + s, a0);
+        stv(p1 + s + VL, a1);
+        stv(p2 + s, b0);
+        stv(p2 + s + VL, b1);
     }
 }
 
@@ -161,48 +180,48 @@ ALWAYS_INLINE void bn_bwd_pass2_strips(mt_real *din, uint16_t *ob, const mt_real
                                        int w, int r0, int r1, const mt_real *mu,
                                        const mt_real *rs, const mt_real *k, const mt_real *c1,
                                        const mt_real *c2, mt_real *p1) {
-    for (int s = 0; s < w; s += 16) {
-        v8f mu0 = ld8(mu + s), mu1 = ld8(mu + s + 8), rs0 = ld8(rs + s), rs1 = ld8(rs + s + 8);
-        v8f k0 = ld8(k + s), k1 = ld8(k + s + 8), c10 = ld8(c1 + s), c11 = ld8(c1 + s + 8);
-        v8f c20 = ld8(c2 + s), c21 = ld8(c2 + s + 8);
-        v8f sc0 = {0}, sc1 = {0}, sh0 = {0}, sh1 = {0};
+    for (int s = 0; s < w; s += SW) {
+        vf mu0 = ldv(mu + s), mu1 = ldv(mu + s + VL), rs0 = ldv(rs + s), rs1 = ldv(rs + s + VL);
+        vf k0 = ldv(k + s), k1 = ldv(k + s + VL), c10 = ldv(c1 + s), c11 = ldv(c1 + s + VL);
+        vf c20 = ldv(c2 + s), c21 = ldv(c2 + s + VL);
+        vf sc0 = {0}, sc1 = {0}, sh0 = {0}, sh1 = {0};
         if (sc) {
-            sc0 = ld8(sc + s), sc1 = ld8(sc + s + 8), sh0 = ld8(sh + s), sh1 = ld8(sh + s + 8);
+            sc0 = ldv(sc + s), sc1 = ldv(sc + s + VL), sh0 = ldv(sh + s), sh1 = ldv(sh + s + VL);
         }
-        v8f a0 = {0}, a1 = {0};
+        vf a0 = {0}, a1 = {0};
         for (int r = r0; r < r1; r++) {
             size_t o = (size_t)r * N + j0 + s;
-            v8f x0 = ld8(in + o), x1 = ld8(in + o + 8), g0, g1;
+            vf x0 = ldv(in + o), x1 = ldv(in + o + VL), g0, g1;
             if (sc) {
-                v8f d0 = ld8(dout + o), d1 = ld8(dout + o + 8);
+                vf d0 = ldv(dout + o), d1 = ldv(dout + o + VL);
                 if (mask) {
-                    d0 = d0 * ld8(mask + o);
-                    d1 = d1 * ld8(mask + o + 8);
+                    d0 = d0 * ldv(mask + o);
+                    d1 = d1 * ldv(mask + o + VL);
                 }
-                g0 = relu_grad8(x0 * sc0 + sh0, d0);
-                g1 = relu_grad8(x1 * sc1 + sh1, d1);
+                g0 = relu_gradv(x0 * sc0 + sh0, d0);
+                g1 = relu_gradv(x1 * sc1 + sh1, d1);
             } else {
-                g0 = ld8(din + o);
-                g1 = ld8(din + o + 8);
+                g0 = ldv(din + o);
+                g1 = ldv(din + o + VL);
             }
-            v8f v0 = k0 * (g0 - c10 - (x0 - mu0) * rs0 * c20);
-            v8f v1 = k1 * (g1 - c11 - (x1 - mu1) * rs1 * c21);
+            vf v0 = k0 * (g0 - c10 - (x0 - mu0) * rs0 * c20);
+            vf v1 = k1 * (g1 - c11 - (x1 - mu1) * rs1 * c21);
             if (ob) {
-                float t[16];
-                st8(t, v0);
-                st8(t + 8, v1);
+                float t[SW];
+                stv(t, v0);
+                stv(t + VL, v1);
                 uint16_t *restrict q = ob + o;
 #pragma omp simd
-                for (int j = 0; j < 16; j++) q[j] = mt_bf16_from_f32(t[j]);
+                for (int j = 0; j < SW; j++) q[j] = mt_bf16_from_f32(t[j]);
             } else {
-                st8(din + o, v0);
-                st8(din + o + 8, v1);
+                stv(din + o, v0);
+                stv(din + o + VL, v1);
             }
             a0 += v0;
             a1 += v1;
         }
-        st8(p1 + s, a0);
-        st8(p1 + s + 8, a1);
+        stv(p1 + s, a0);
+        stv(p1 + s + VL, a1);
     }
 }
 /* BN statistics of one chunk of rows [r0, r1) of a block: p1 = column sums, cm = p1 / nc,
@@ -210,26 +229,26 @@ ALWAYS_INLINE void bn_bwd_pass2_strips(mt_real *din, uint16_t *ob, const mt_real
 ALWAYS_INLINE void bn_chunk_stats_strips(const mt_real *in, int N, int j0, int w, int r0, int r1,
                                          mt_real *p1, mt_real *cm, mt_real *p2) {
     mt_real nc = (mt_real)(r1 - r0);
-    for (int s = 0; s < w; s += 16) {
-        v8f a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+    for (int s = 0; s < w; s += SW) {
+        vf a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
         for (int r = r0; r < r1; r++) {
             size_t o = (size_t)r * N + j0 + s;
-            a0 += ld8(in + o);
-            a1 += ld8(in + o + 8);
+            a0 += ldv(in + o);
+            a1 += ldv(in + o + VL);
         }
-        v8f m0 = a0 / nc, m1 = a1 / nc;
+        vf m0 = a0 / nc, m1 = a1 / nc;
         for (int r = r0; r < r1; r++) {
             size_t o = (size_t)r * N + j0 + s;
-            v8f d0 = ld8(in + o) - m0, d1 = ld8(in + o + 8) - m1;
+            vf d0 = ldv(in + o) - m0, d1 = ldv(in + o + VL) - m1;
             b0 += d0 * d0;
             b1 += d1 * d1;
         }
-        st8(p1 + s, a0);
-        st8(p1 + s + 8, a1);
-        st8(cm + s, m0);
-        st8(cm + s + 8, m1);
-        st8(p2 + s, b0);
-        st8(p2 + s + 8, b1);
+        stv(p1 + s, a0);
+        stv(p1 + s + VL, a1);
+        stv(cm + s, m0);
+        stv(cm + s + VL, m1);
+        stv(p2 + s, b0);
+        stv(p2 + s + VL, b1);
     }
 }
 #endif
@@ -271,7 +290,7 @@ ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, int ldo, mt_real
     for (int r0 = 0; r0 < B; r0 += RB) {
         int r1 = MT_MIN(B, r0 + RB), nc = r1 - r0;
 #ifndef MT_DOUBLE
-        if (w % 16 == 0)
+        if (w % SW == 0)
             bn_chunk_stats_strips(in, N, j0, w, r0, r1, p1, cm, p2);
         else
 #endif
@@ -317,15 +336,7 @@ ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, int ldo, mt_real
 #define BN_ACT_FWD(out, ob, ldo, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A) \
     bn_act_fwd_block(out, ob, ldo, mean, rstd, in, gamma, beta, mm, mv, B, N, mom, eps, j0, w, A)
 
-void mt_bn_act_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_real *in,
-                             const mt_real *gamma, const mt_real *beta, mt_real *moving_mean,
-                             mt_real *moving_var, int B, int N, mt_real momentum, mt_real eps,
-                             mt_activation act) {
-    mt_bn_act_forward_train_to(out, NULL, 0, mean, rstd, in, gamma, beta, moving_mean, moving_var,
-                               B, N, momentum, eps, act);
-}
-
-void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, int ld16, mt_real *mean,
+void BN_FN(mt_bn_act_forward_train_to)(mt_real *out, uint16_t *out16, int ld16, mt_real *mean,
                                 mt_real *rstd, const mt_real *in, const mt_real *gamma,
                                 const mt_real *beta, mt_real *moving_mean, mt_real *moving_var,
                                 int B, int N, mt_real momentum, mt_real eps, mt_activation act) {
@@ -361,7 +372,7 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma,
         s1[j] = s2[j] = sb[j] = 0;
     }
 #ifndef MT_DOUBLE
-    const int strips = w % 16 == 0;  /* (the double build has only the plain loops) */
+    const int strips = w % SW == 0;  /* (the double build has only the plain loops) */
 #endif
     for (int r0 = 0; r0 < B; r0 += RB) {
         int r1 = MT_MIN(B, r0 + RB);
@@ -456,16 +467,7 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma,
     bn_act_bwd_block(din, ob, dg, dbt, dbias, dout, mask, out, in, mean, rstd, gamma, beta, B, N, \
                      j0, w, A)
 
-void mt_bn_act_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, mt_real *dbias,
-                        const mt_real *dout, const mt_real *mask, const mt_real *out,
-                        const mt_real *in, const mt_real *mean, const mt_real *rstd,
-                        const mt_real *gamma, const mt_real *beta, int B, int N,
-                        mt_activation act) {
-    mt_bn_act_backward_to(din, NULL, dgamma, dbeta, dbias, dout, mask, out, in, mean, rstd,
-                          gamma, beta, B, N, act);
-}
-
-void mt_bn_act_backward_to(mt_real *din, uint16_t *din16, mt_real *dgamma, mt_real *dbeta,
+void BN_FN(mt_bn_act_backward_to)(mt_real *din, uint16_t *din16, mt_real *dgamma, mt_real *dbeta,
                            mt_real *dbias, const mt_real *dout, const mt_real *mask,
                            const mt_real *out, const mt_real *in, const mt_real *mean,
                            const mt_real *rstd, const mt_real *gamma, const mt_real *beta,
@@ -519,7 +521,7 @@ ALWAYS_INLINE void act_bias_bwd_block(mt_real *din, mt_real *dbias, const mt_rea
 #define ACT_BIAS_BWD(din, dbias, dout, mask, in, out, B, N, j0, w, A) \
     act_bias_bwd_block(din, dbias, dout, mask, in, out, B, N, j0, w, A)
 
-void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
+void BN_FN(mt_act_bias_backward)(mt_real *din, mt_real *dbias, const mt_real *dout,
                           const mt_real *mask, const mt_real *in, const mt_real *out, int B,
                           int N, mt_activation act) {
     if (B <= 0 || N <= 0) return;
@@ -530,3 +532,101 @@ void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
         ACT_DISPATCH(act, ACT_BIAS_BWD, din, dbias, dout, mask, in, out, B, N, j0, w)
     }
 }
+
+#ifndef MT_BN_AVX512_COPY
+/* ---- the entry points of nn.h: the AVX-512 copy where the CPU has it -------------------- */
+
+#define BN_KERNEL_PROTOS(SFX)                                                                  \
+    void mt_bn_act_forward_train_to##SFX(                                                     \
+        mt_real *out, uint16_t *out16, int ld16, mt_real *mean, mt_real *rstd,                \
+        const mt_real *in, const mt_real *gamma, const mt_real *beta,                         \
+        mt_real *moving_mean, mt_real *moving_var, int B, int N, mt_real momentum,           \
+        mt_real eps, mt_activation act);                                                     \
+    void mt_bn_act_backward_to##SFX(                                                          \
+        mt_real *din, uint16_t *din16, mt_real *dgamma, mt_real *dbeta, mt_real *dbias,       \
+        const mt_real *dout, const mt_real *mask, const mt_real *out, const mt_real *in,      \
+        const mt_real *mean, const mt_real *rstd, const mt_real *gamma,                       \
+        const mt_real *beta, int B, int N, mt_activation act);                                \
+    void mt_act_bias_backward##SFX(mt_real *din, mt_real *dbias, const mt_real *dout,         \
+                                   const mt_real *mask, const mt_real *in, const mt_real *out, \
+                                   int B, int N, mt_activation act);
+BN_KERNEL_PROTOS(_base)
+#ifndef MT_DOUBLE
+BN_KERNEL_PROTOS(_avx512)
+#endif
+
+/* -1: not decided yet; 0: the plain copy; 1: the AVX-512 copy */
+static atomic_int bn_isa = -1;
+
+static int bn_cpu_avx512(void) {
+#if !defined(MT_DOUBLE) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512cd");
+#else
+    return 0;
+#endif
+}
+
+int mt_bn_kernels_avx512(int set) {
+    int v = atomic_load_explicit(&bn_isa, memory_order_relaxed);
+    if (v < 0 || set >= 0) {
+        /* MTREC_BN_AVX512=0 keeps the plain copy (to compare); set: tests */
+        const char *env = getenv("MTREC_BN_AVX512");
+        int want = set >= 0 ? set : !(env && env[0] == '0');
+        v = want && bn_cpu_avx512();
+        atomic_store_explicit(&bn_isa, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+#ifndef MT_DOUBLE
+#define BN_PICK(fn) (mt_bn_kernels_avx512(-1) ? fn##_avx512 : fn##_base)
+#else
+#define BN_PICK(fn) fn##_base
+#endif
+
+void mt_bn_act_forward_train_to(mt_real *out, uint16_t *out16, int ld16, mt_real *mean,
+                                mt_real *rstd, const mt_real *in, const mt_real *gamma,
+                                const mt_real *beta, mt_real *moving_mean, mt_real *moving_var,
+                                int B, int N, mt_real momentum, mt_real eps, mt_activation act) {
+    BN_PICK(mt_bn_act_forward_train_to)(out, out16, ld16, mean, rstd, in, gamma, beta,
+                                        moving_mean, moving_var, B, N, momentum, eps, act);
+}
+
+void mt_bn_act_backward_to(mt_real *din, uint16_t *din16, mt_real *dgamma, mt_real *dbeta,
+                           mt_real *dbias, const mt_real *dout, const mt_real *mask,
+                           const mt_real *out, const mt_real *in, const mt_real *mean,
+                           const mt_real *rstd, const mt_real *gamma, const mt_real *beta,
+                           int B, int N, mt_activation act) {
+    BN_PICK(mt_bn_act_backward_to)(din, din16, dgamma, dbeta, dbias, dout, mask, out, in,
+                                   mean, rstd, gamma, beta, B, N, act);
+}
+
+void mt_act_bias_backward(mt_real *din, mt_real *dbias, const mt_real *dout,
+                          const mt_real *mask, const mt_real *in, const mt_real *out, int B,
+                          int N, mt_activation act) {
+    BN_PICK(mt_act_bias_backward)(din, dbias, dout, mask, in, out, B, N, act);
+}
+
+void mt_bn_act_forward_train(mt_real *out, mt_real *mean, mt_real *rstd, const mt_real *in,
+                             const mt_real *gamma, const mt_real *beta, mt_real *moving_mean,
+                             mt_real *moving_var, int B, int N, mt_real momentum, mt_real eps,
+                             mt_activation act) {
+    mt_bn_act_forward_train_to(out, NULL, 0, mean, rstd, in, gamma, beta, moving_mean, moving_var,
+                               B, N, momentum, eps, act);
+}
+
+void mt_bn_act_backward(mt_real *din, mt_real *dgamma, mt_real *dbeta, mt_real *dbias,
+                        const mt_real *dout, const mt_real *mask, const mt_real *out,
+                        const mt_real *in, const mt_real *mean, const mt_real *rstd,
+                        const mt_real *gamma, const mt_real *beta, int B, int N,
+                        mt_activation act) {
+    mt_bn_act_backward_to(din, NULL, dgamma, dbeta, dbias, dout, mask, out, in, mean, rstd,
+                          gamma, beta, B, N, act);
+}
+
+int mt_act_grad_needs_input(mt_activation a) { return a == MT_ACT_SWISH || a == MT_ACT_GELU; }
+int mt_act_grad_needs_output(mt_activation a) { return act_bwd_reads_y(a); }
+#endif /* !MT_BN_AVX512_COPY */

@@ -190,6 +190,13 @@ void mt_bn_act_backward_to(mt_real *din, uint16_t *din16, mt_real *dgamma, mt_re
                            const mt_real *rstd, const mt_real *gamma, const mt_real *beta,
                            int B, int N, mt_activation act);
 
+/* Which copy of the fused BN kernels above (and of mt_act_bias_backward) runs: 1 the AVX-512
+ * one (-march=x86-64-v4), 0 the plain one (the build's -march). set < 0: ask (decided on
+ * first use: AVX-512 where the CPU has it, unless the environment has MTREC_BN_AVX512=0);
+ * set 0 / 1: choose (1 takes only where the CPU has AVX-512; for tests and benchmarks, not
+ * while kernels run). Returns the copy in use. Both copies compute the same bits. */
+int mt_bn_kernels_avx512(int set);
+
 /* ---- activations ---------------------------------------------------------------------- */
 /* out[n] = f(in[n]) (in place allowed) */
 void mt_act_forward(mt_activation a, mt_real *out, const mt_real *in, int64_t n);
