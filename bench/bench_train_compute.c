@@ -204,8 +204,9 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
 
-    printf("model: %s, %zu dense / %lld embedding parameters, backend %s\n", o.config,
-           mt_model_dense_count(m), (long long)mt_model_embedding_count(m), mt_mm_backend_name(mm));
+    printf("model: %s, %zu dense / %lld embedding parameters, backend %s, BN kernels %s\n", o.config,
+           mt_model_dense_count(m), (long long)mt_model_embedding_count(m), mt_mm_backend_name(mm),
+           mt_bn_kernels_avx512(-1) ? "AVX-512 copy" : "plain copy");
     printf("batch %d, %d thread(s), %s: %.0f examples/s best of %d (median %.0f), %.2f ms/step, "
            "%.3f GFLOP/step -> %.1f GFLOP/s", o.batch, o.threads, bf16 ? "bf16" : "fp32", best,
            o.reps, med, 1e3 * o.batch / best, step_flops / 1e9, gflops);

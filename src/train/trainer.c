@@ -194,7 +194,8 @@ mtrec_status mt_train(const mt_pipeline *p, const mt_train_opts *o, mt_train_sum
     if (step > last_saved && (st = save_ckpt(m, p, step, e)) != MTREC_OK) goto done;
     logf_(o, MT_LOG_INFO, "trained %" PRId64 " steps (%" PRId64 " examples) in %.1f s: %.0f examples/s",
           step - start_step, s->examples, s->seconds, s->examples_per_sec);
-    logf_(o, MT_LOG_INFO, "matrix backend: %s", mt_mm_backend_name(mm));
+    logf_(o, MT_LOG_INFO, "matrix backend: %s; batch-norm kernels: %s", mt_mm_backend_name(mm),
+          mt_bn_kernels_avx512(-1) ? "AVX-512 copy" : "plain copy (the build's -march)");
     if (mt_reader_skipped(rd) > 0)
         logf_(o, MT_LOG_WARN, "ignore_error: skipped %" PRId64 " bad rows", mt_reader_skipped(rd));
     mt_reader_close(rd);
