@@ -278,7 +278,7 @@ for t in $THREADS; do
     pols=passive; [ "$t" -gt 1 ] && pols=$POLICIES
     for pol in $pols; do
         c=${TR["1024,$t,$pol,0"]:-0}; g=${TRG["1024,$t,$pol,0"]:-0}; cb=${TR["1024,$t,$pol,1"]:-0}
-        say "threads $t ($pol): train fp32 $c examples/s = $g GFLOP/s = $(awk -v g="$g" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of the ${t}-core peak; vs peer ${PT[$t]:-n/a}: $(fdiv "$c" "${PT[$t]:-0}")x; end to end $(fdiv "${E2E[$t,$pol]:-0}" "$c") of compute-only (${E2EA[$t,$pol]:-n/a} of the run right after); bf16 $cb = $(fdiv "$cb" "$c")x fp32 (interleaved: ${BFR[$t,$pol]:-n/a}x)"
+        say "threads $t ($pol): train fp32 $c examples/s = $g GFLOP/s = $(awk -v g="$g" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of the ${t}-core peak ($(awk -v g="$g" -v c="$c" -v b="${BF32[$t,$pol]:-0}" -v p="$(peak_for "$t")" 'BEGIN { if (c > 0 && b > 0) printf "%.1f%%", 100 * g * b / c / p; else printf "n/a" }') in the interleaved runs); vs peer ${PT[$t]:-n/a}: $(fdiv "$c" "${PT[$t]:-0}")x; end to end $(fdiv "${E2E[$t,$pol]:-0}" "$c") of compute-only (${E2EA[$t,$pol]:-n/a} of the run right after); bf16 $cb = $(fdiv "$cb" "$c")x fp32 (interleaved: ${BFR[$t,$pol]:-n/a}x)"
     done
     gi=$(awk -v r="${INF[1024,$t]:-0}" 'BEGIN { printf "%.1f", r * 1.055e-3 }')
     say "threads $t: inference C API fp32 export ${INF[1024,$t]:-n/a} rows/s = $gi GFLOP/s = $(awk -v g="$gi" -v p="$(peak_for "$t")" 'BEGIN { printf "%.1f%%", 100 * g / p }') of the ${t}-core peak / bf16 export ${INF16[1024,$t]:-n/a} rows/s; vs peer ${PI[$t]:-n/a}: $(fdiv "${INF[1024,$t]:-0}" "${PI[$t]:-0}")x / $(fdiv "${INF16[1024,$t]:-0}" "${PI[$t]:-0}")x"
