@@ -74,6 +74,17 @@ ALWAYS_INLINE mt_real act_bwd(mt_activation a, mt_real x, mt_real y, mt_real d, 
     return d;
 }
 
+/* One row's output gradient d[w] times its dropout mask mk (NULL: no dropout), into dm: the
+ * masked gradient first, in L1, because with d[j] * mk[j] inside the activation's select GCC
+ * will not if-convert (a load it would speculate) and the loop ran scalar. */
+ALWAYS_INLINE const mt_real *masked_grad(const mt_real *d, const mt_real *mk, mt_real *dm,
+                                         int w) {
+    if (!mk) return d;
+#pragma omp simd
+    for (int j = 0; j < w; j++) dm[j] = d[j] * mk[j];
+    return dm;
+}
+
 /* 1 when act_bwd reads y even though x is at hand */
 ALWAYS_INLINE int act_bwd_reads_y(mt_activation a) {
     return a == MT_ACT_ELU || a == MT_ACT_SELU || a == MT_ACT_TANH || a == MT_ACT_SIGMOID;
@@ -390,16 +401,9 @@ ALWAYS_INLINE void bn_act_bwd_block(mt_real *din, uint16_t *ob, mt_real *dgamma,
             size_t o = (size_t)r * N + j0;
             const mt_real *restrict x = in + o, *d = dout + o;
             const mt_real *restrict y = act_bwd_reads_y(a) ? out + o : x;
-            const mt_real *restrict mk = mask ? mask + o : NULL;
             mt_real *g = din + o;  /* may be d (in place) */
-            /* the masked gradient first, in L1: with d[j] * mk[j] inside the select GCC will
-             * not if-convert (a load it would speculate) and the loop ran scalar */
             mt_real dm[CB];
-            if (mk) {
-#pragma omp simd
-                for (int j = 0; j < w; j++) dm[j] = d[j] * mk[j];
-                d = dm;
-            }
+            d = masked_grad(d, mask ? mask + o : NULL, dm, w);
 #pragma omp simd
             for (int j = 0; j < w; j++) {
                 mt_real xh = (x[j] - mu[j]) * rs[j];
@@ -496,14 +500,9 @@ ALWAYS_INLINE void act_bias_bwd_block(mt_real *din, mt_real *dbias, const mt_rea
             size_t o = (size_t)r * N + j0;
             const mt_real *d = dout + o, *restrict y = out + o;
             const mt_real *restrict x = mt_act_grad_needs_input(a) ? in + o : y;
-            const mt_real *restrict mk = mask ? mask + o : NULL;
             mt_real *g = din + o;  /* may be d (in place) */
-            mt_real dm[CB];  /* as in bn_act_bwd_block */
-            if (mk) {
-#pragma omp simd
-                for (int j = 0; j < w; j++) dm[j] = d[j] * mk[j];
-                d = dm;
-            }
+            mt_real dm[CB];
+            d = masked_grad(d, mask ? mask + o : NULL, dm, w);
 #pragma omp simd
             for (int j = 0; j < w; j++) {
                 mt_real gj = act_bwd(a, x[j], y[j], d[j], 0);
