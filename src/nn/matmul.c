@@ -437,10 +437,8 @@ void mt_mm_new_step(mt_mm *m) {
     if (m) m->gen++;
 }
 
-/* The bf16 buffer for stable operand src[n]: *ready says it already holds this step's copy.
- * Entries come back in the same order every step, so the search starts after the last hit.
- * NULL only when out of memory (first steps only: buffers are kept across steps). */
-/* The cache entry of src (made when absent); -1 only when out of memory. */
+/* The cache entry of src (made when absent); -1 only when out of memory. Entries come back
+ * in the same order every step, so the search starts after the last hit. */
 static int mm_cvt_entry(mt_mm *m, const void *src) {
     int idx = -1;
     for (int k = 0; k < m->n_cvt; k++) {
@@ -464,6 +462,8 @@ static int mm_cvt_entry(mt_mm *m, const void *src) {
     return idx;
 }
 
+/* The bf16 buffer for stable operand src[n]: *ready says it already holds this step's copy.
+ * NULL only when out of memory (first steps only: buffers are kept across steps). */
 static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int frozen, int *ready) {
     int idx = mm_cvt_entry(m, src);
     if (idx < 0) return NULL;
