@@ -65,7 +65,10 @@ static int run_case(mt_mm *m, mt_rng *r, int ta, int tb, int M, int N, int K, in
     return bad;
 }
 
-static const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 65}, {1024, 512, 256}, {64, 1, 9}};
+/* {25, 97, 130}: as a weight gradient (ta=1), a tail in every loop of mt_mm_wgrad_avx512
+ * (rows of 12, panels of 32 columns, batch chunks of 64) */
+static const int shapes[][3] = {{1, 1, 1},        {3, 5, 7},  {17, 33, 65},
+                                {1024, 512, 256}, {64, 1, 9}, {25, 97, 130}};
 
 static void sweep(int threads, int bf16, double rel) {
     mt_mm *m = NULL;
@@ -91,6 +94,26 @@ static void sweep(int threads, int bf16, double rel) {
 /* fp32: accumulation of K products, each within 2^-24 relative; K eps bounds it. */
 static void test_fp32_1thread(void) { sweep(1, 0, 1e-6 + 256 * 6e-8); }
 static void test_fp32_2threads(void) { sweep(2, 0, 1e-6 + 256 * 6e-8); }
+
+/* The same sweep with the weight-gradient products (ta=1, tb=0) on oneDNN instead of the
+ * hand-written AVX-512 kernel, and the backend's name saying which one runs. */
+static void test_fp32_wgrad_kernel_off(void) {
+    int had = mt_mm_wgrad_kernel(-1);
+    mt_mm *m = NULL;
+    CHECK(mt_mm_create(1, 0, &m, NULL) == MTREC_OK);
+    if (m) {
+        float a = 1, b = 2, c = 0;  /* a product sets the name's implementation part */
+        CHECK(mt_mm_gemm(m, 1, 0, 1, 1, 1, &a, &b, 0, &c) == MTREC_OK && c == 2);
+        CHECK_MSG((strstr(mt_mm_backend_name(m), "weight-gradient") != NULL) == had,
+                  "name '%s', kernel %d", mt_mm_backend_name(m), had);
+        mt_mm_free(m);
+    }
+    if (!had) printf("# this CPU has no AVX-512: the weight gradients always run on oneDNN\n");
+    CHECK(mt_mm_wgrad_kernel(0) == 0);
+    sweep(1, 0, 1e-6 + 256 * 6e-8);
+    mt_mm_wgrad_kernel(had);
+    CHECK(mt_mm_wgrad_kernel(-1) == had);
+}
 
 /* 1 if /proc/cpuinfo lists amx_bf16 (then the kernel lets oneDNN use AMX on Linux). */
 static int cpuinfo_has_amx(void) {
@@ -295,6 +318,7 @@ int main(void) {
     RUN(test_name_and_errors);
     RUN(test_fp32_1thread);
     RUN(test_fp32_2threads);
+    RUN(test_fp32_wgrad_kernel_off);
     RUN(test_bf16);
     RUN(test_bf16_stable_and_const);
     RUN(test_bf16_slot_and_alias);

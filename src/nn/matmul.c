@@ -114,6 +114,7 @@ mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const 
     return mt_mm_gemm(m, ta, tb, M, N, K, A, B, beta, C);
 }
 int mt_mm_uses_bf16(const mt_mm *m) { (void)m; return 0; }
+int mt_mm_wgrad_kernel(int set) { (void)set; return 0; }
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
 const char *mt_mm_last_error(const mt_mm *m) { return m ? m->msg : ""; }
 
@@ -200,6 +201,9 @@ struct mt_mm {
     struct mm_cvt *cvt;
     int n_cvt, cap_cvt, cvt_next;
     unsigned gen;
+    int wgrad;                  /* fp32 X^T dZ products by mt_mm_wgrad_avx512 */
+    float *wg_pack;             /* its packed panels of dZ */
+    size_t wg_pack_n;
     char name[MM_NAME_MAX];
     char msg[MM_MSG_MAX];
 };
@@ -225,8 +229,30 @@ static mtrec_status mm_dnnl_fail(mt_mm *m, const char *what, dnnl_status_t s) {
 
 static void mm_update_name(mt_mm *m) {
     const dnnl_version_t *v = dnnl_version();
-    snprintf(m->name, sizeof m->name, "oneDNN %d.%d.%d %s (%s)", v->major, v->minor, v->patch,
-             m->bf16 ? "bf16" : "fp32", m->largest_impl ? m->largest_impl : "no product yet");
+    snprintf(m->name, sizeof m->name, "oneDNN %d.%d.%d %s (%s)%s", v->major, v->minor, v->patch,
+             m->bf16 ? "bf16" : "fp32", m->largest_impl ? m->largest_impl : "no product yet",
+             m->wgrad ? " + AVX-512 weight-gradient kernel" : "");
+}
+
+/* (here, not in gemm_wgrad_avx512.c: that file is compiled for AVX-512) */
+int mt_mm_wgrad_avx512_ok(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+/* -1: not decided yet; 0: oneDNN for every product; 1: mt_mm_wgrad_avx512 for fp32 X^T dZ */
+static atomic_int wgrad_sel = -1;
+
+int mt_mm_wgrad_kernel(int set) {
+    int v = atomic_load_explicit(&wgrad_sel, memory_order_relaxed);
+    if (v < 0 || set >= 0) {
+        /* MTREC_WGRAD_AVX512=0 keeps oneDNN (to compare); set: tests */
+        const char *env = getenv("MTREC_WGRAD_AVX512");
+        int want = set >= 0 ? set : !(env && env[0] == '0');
+        v = want && mt_mm_wgrad_avx512_ok();
+        atomic_store_explicit(&wgrad_sel, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 /* The CPU can run bf16 products fast only with AMX: measured on this workplace's machines
@@ -257,6 +283,7 @@ mtrec_status mt_mm_create(int threads, int bf16, mt_mm **out, mt_err *e) {
                        (int)s);
     }
     m->bf16 = bf16 && mm_cpu_has_amx();
+    m->wgrad = !m->bf16 && mt_mm_wgrad_kernel(-1);
     mm_update_name(m);
     *out = m;
     return MTREC_OK;
@@ -289,6 +316,7 @@ void mt_mm_free(mt_mm *m) {
     for (int i = 0; i < m->n_cvt; i++)
         if (!m->cvt[i].ext) free(m->cvt[i].buf);
     free(m->cvt);
+    free(m->wg_pack);
     if (m->strm) dnnl_stream_destroy(m->strm);
     if (m->eng) dnnl_engine_destroy(m->eng);
     free(m);
@@ -622,6 +650,20 @@ mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const 
     }
     if (K == 0) { /* empty sum: C = beta * C */
         if (beta == 0) memset(C, 0, (size_t)M * N * sizeof *C);
+        return MTREC_OK;
+    }
+    if (ta && !tb && m->wgrad) {
+        size_t need = mt_mm_wgrad_pack_floats(N);
+        if (need > m->wg_pack_n) {
+            free(m->wg_pack);
+            m->wg_pack = aligned_alloc(64, need * sizeof(float));
+            m->wg_pack_n = m->wg_pack ? need : 0;
+            if (!m->wg_pack) {
+                snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory");
+                return MTREC_ERR_NOMEM;
+            }
+        }
+        mt_mm_wgrad_avx512(M, N, K, A, B, beta != 0, C, m->wg_pack);
         return MTREC_OK;
     }
     mm_key k = {.ta = ta != 0, .tb = tb != 0, .M = M, .N = N, .K = K, .beta = beta != 0};

@@ -74,6 +74,18 @@ uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n);
 int mt_mm_bf16_alias(mt_mm *m, const mt_real *src, size_t n, const uint16_t *copy);
 /* Start a new step: every stable operand's bf16 copy is stale from here on. */
 void mt_mm_new_step(mt_mm *m);
+/* gemm_wgrad_avx512.c (float build): C (+)= X^T dZ, X [K, M], dZ [K, N], C [M, N], all
+ * row-major and contiguous; beta 0 or 1; pack holds mt_mm_wgrad_pack_floats(N) floats,
+ * 64-byte aligned. Only where mt_mm_wgrad_avx512_ok() (the CPU has AVX-512F). */
+size_t mt_mm_wgrad_pack_floats(int N);
+void mt_mm_wgrad_avx512(int M, int N, int K, const float *X, const float *dZ, int beta,
+                        float *C, float *pack);
+int mt_mm_wgrad_avx512_ok(void);
+/* Whether mt_mm objects created from now on send fp32 products with a transposed A and a
+ * plain B (C (+)= A^T B: the weight gradients) to mt_mm_wgrad_avx512: -1 asks (the first
+ * call decides: yes where the CPU has AVX-512, unless MTREC_WGRAD_AVX512=0), 0/1 sets it
+ * (tests; 1 only takes effect where the CPU has it). Always 0 in the double build. */
+int mt_mm_wgrad_kernel(int set);
 /* mt_mm_gemm with stability flags. */
 mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, mt_real beta, mt_real *C, int stable);
