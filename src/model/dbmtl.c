@@ -74,6 +74,17 @@ static mtrec_status layer_backward(mt_model *m, mt_mm *mm, mt_layer *L, int B, i
                               L->out, L->act);
     } else
         mt_act_bias_backward(dz, G(m, L->b), L->dh, L->mask, L->z, L->act_out, B, L->out, L->act);
+#ifndef MT_DOUBLE
+    if (m->defer_wgrad && mt_mm_wgrad_direct(mm)) {  /* see mt_model.defer_wgrad */
+        float *gw = G(m, L->W), *const *pack = m->wg_pack;
+        const float *x = L->x;
+        int K = L->in, N = L->out;
+#pragma omp task firstprivate(gw, pack, x, dz, K, N, B)
+        mt_mm_wgrad_avx512(K, N, B, x, dz, 1, gw, pack[omp_get_thread_num() & 1]);
+        return mt_dense_backward_ex(mm, L->dx, dx_acc, NULL, NULL, dz, L->x, P(m, L->W), B, L->in,
+                                    L->out, 1);
+    }
+#endif
     return mt_dense_backward_ex(mm, L->dx, dx_acc, G(m, L->W), NULL, dz, L->x, P(m, L->W), B, L->in,
                                 L->out, 1);
 }
@@ -139,6 +150,7 @@ static mtrec_status towers_graph(mt_model *m, int B, int backward, int wrote[2],
     char lane_tok[2], head_tok, dnn_tok[n > 0 ? n : 1];
     (void)lane_tok; (void)head_tok; (void)dnn_tok;  /* dependence tokens only */
     int nth = omp_get_max_threads() >= 2 ? 2 : 1;
+    m->defer_wgrad = backward && nth == 2 && m->wg_pack[0] && m->wg_pack[1];
 #pragma omp parallel num_threads(nth)
 #pragma omp single
     {
@@ -165,7 +177,8 @@ static mtrec_status towers_graph(mt_model *m, int B, int backward, int wrote[2],
                 if (st_lane[k] == MTREC_OK) st_lane[k] = lane_tower(m, t, 1, wrote, B, &le[k]);
             }
         }
-    }
+    } /* (the region's end waits for every task, the deferred weight gradients too) */
+    m->defer_wgrad = 0;
     if (st_head != MTREC_OK) {
         if (e) *e = he;
         return st_head;

@@ -225,6 +225,11 @@ static void build_lanes(builder *b, int task_w) {
             }
         }
     m->lanes = !b->failed;
+#ifndef MT_DOUBLE
+    /* packing buffers of the deferred weight gradients (mt_model.defer_wgrad) */
+    if (mt_mm_wgrad_direct(m->lane_mm[0]) && mt_mm_wgrad_direct(m->lane_mm[1]))
+        for (int k = 0; k < 2; k++) m->wg_pack[k] = b_alloc(b, mt_mm_wgrad_pack_floats(m->max_width));
+#endif
     build_bottom_split(b);
 }
 

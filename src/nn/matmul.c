@@ -115,6 +115,7 @@ mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const 
 }
 int mt_mm_uses_bf16(const mt_mm *m) { (void)m; return 0; }
 int mt_mm_wgrad_kernel(int set) { (void)set; return 0; }
+int mt_mm_wgrad_direct(const mt_mm *m) { (void)m; return 0; }
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
 const char *mt_mm_last_error(const mt_mm *m) { return m ? m->msg : ""; }
 
@@ -323,6 +324,7 @@ void mt_mm_free(mt_mm *m) {
 }
 
 int mt_mm_uses_bf16(const mt_mm *m) { return m ? m->bf16 : 0; }
+int mt_mm_wgrad_direct(const mt_mm *m) { return m ? m->wgrad : 0; }
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
 /* Detail of the last MTREC_ERR_BACKEND from mt_mm_gemm ("" if none). */
 const char *mt_mm_last_error(const mt_mm *m) { return m ? m->msg : ""; }

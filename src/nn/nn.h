@@ -86,6 +86,9 @@ int mt_mm_wgrad_avx512_ok(void);
  * call decides: yes where the CPU has AVX-512, unless MTREC_WGRAD_AVX512=0), 0/1 sets it
  * (tests; 1 only takes effect where the CPU has it). Always 0 in the double build. */
 int mt_mm_wgrad_kernel(int set);
+/* 1 when m's fp32 products C (+)= A^T B go to mt_mm_wgrad_avx512 (so a caller may run one
+ * itself, e.g. as a task on another thread, with the same result). */
+int mt_mm_wgrad_direct(const mt_mm *m);
 /* mt_mm_gemm with stability flags. */
 mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, mt_real beta, mt_real *C, int stable);
