@@ -80,7 +80,7 @@ static mtrec_status layer_backward(mt_model *m, mt_mm *mm, mt_layer *L, int B, i
         const float *x = L->x;
         int K = L->in, N = L->out;
 #pragma omp task firstprivate(gw, pack, x, dz, K, N, B)
-        mt_mm_wgrad_avx512(K, N, B, x, dz, 1, gw, pack[omp_get_thread_num() & 1]);
+        mt_mm_wgrad_avx512(K, N, B, x, dz, 1, gw, N, pack[omp_get_thread_num() & 1]);
         return mt_dense_backward_ex(mm, L->dx, dx_acc, NULL, NULL, dz, L->x, P(m, L->W), B, L->in,
                                     L->out, 1);
     }

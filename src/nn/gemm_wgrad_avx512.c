@@ -71,7 +71,7 @@ size_t mt_mm_wgrad_pack_floats(int N) {
 }
 
 void mt_mm_wgrad_avx512(int M, int N, int K, const float *X, const float *dZ, int beta,
-                        float *C, float *pack) {
+                        float *C, int ldc, float *pack) {
     const int np = (N + WG_NR - 1) / WG_NR;
     for (int k0 = 0; k0 < K; k0 += WG_KC) {
         const int kc = K - k0 < WG_KC ? K - k0 : WG_KC;
@@ -105,7 +105,7 @@ void mt_mm_wgrad_avx512(int M, int N, int K, const float *X, const float *dZ, in
                 const int mr = M - i0 < WG_MR ? M - i0 : WG_MR;
                 for (ptrdiff_t e = next + per; next < e && next < lx + lz; next++)
                     _mm_prefetch(next < lx ? px + next * 64 : pz + (next - lx) * 64, _MM_HINT_T1);
-                wg_tiles[mr](kc, x + i0, M, bp, C + (ptrdiff_t)i0 * N + j0, N, acc, m0, m1);
+                wg_tiles[mr](kc, x + i0, M, bp, C + (ptrdiff_t)i0 * ldc + j0, ldc, acc, m0, m1);
             }
         }
     }

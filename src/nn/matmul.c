@@ -116,6 +116,11 @@ mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const 
 int mt_mm_uses_bf16(const mt_mm *m) { (void)m; return 0; }
 int mt_mm_wgrad_kernel(int set) { (void)set; return 0; }
 int mt_mm_wgrad_direct(const mt_mm *m) { (void)m; return 0; }
+mtrec_status mt_mm_wgrad_acc(mt_mm *m, int M, int N, int K, const mt_real *X, const mt_real *dZ,
+                             mt_real *C, int ldc) {
+    (void)m, (void)M, (void)N, (void)K, (void)X, (void)dZ, (void)C, (void)ldc;
+    return MTREC_ERR_ARG;
+}
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
 const char *mt_mm_last_error(const mt_mm *m) { return m ? m->msg : ""; }
 
@@ -325,6 +330,31 @@ void mt_mm_free(mt_mm *m) {
 
 int mt_mm_uses_bf16(const mt_mm *m) { return m ? m->bf16 : 0; }
 int mt_mm_wgrad_direct(const mt_mm *m) { return m ? m->wgrad : 0; }
+
+/* C (+)= X^T dZ by mt_mm_wgrad_avx512 with this mt_mm's packing buffer (K > 0) */
+static mtrec_status mm_wgrad(mt_mm *m, int M, int N, int K, const mt_real *X, const mt_real *dZ,
+                             int beta, mt_real *C, int ldc) {
+    size_t need = mt_mm_wgrad_pack_floats(N);
+    if (need > m->wg_pack_n) {  /* grown when a wider product first comes, never per call */
+        free(m->wg_pack);
+        m->wg_pack = aligned_alloc(64, need * sizeof(float));
+        m->wg_pack_n = m->wg_pack ? need : 0;
+        if (!m->wg_pack) {
+            snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory");
+            return MTREC_ERR_NOMEM;
+        }
+    }
+    mt_mm_wgrad_avx512(M, N, K, X, dZ, beta, C, ldc, m->wg_pack);
+    return MTREC_OK;
+}
+
+mtrec_status mt_mm_wgrad_acc(mt_mm *m, int M, int N, int K, const mt_real *X, const mt_real *dZ,
+                             mt_real *C, int ldc) {
+    if (!m || !m->wgrad || M < 0 || N < 0 || K < 0 || ldc < N) return MTREC_ERR_ARG;
+    if (M == 0 || N == 0 || K == 0) return MTREC_OK;
+    if (!X || !dZ || !C) return MTREC_ERR_ARG;
+    return mm_wgrad(m, M, N, K, X, dZ, 1, C, ldc);
+}
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
 /* Detail of the last MTREC_ERR_BACKEND from mt_mm_gemm ("" if none). */
 const char *mt_mm_last_error(const mt_mm *m) { return m ? m->msg : ""; }
@@ -654,20 +684,7 @@ mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const 
         if (beta == 0) memset(C, 0, (size_t)M * N * sizeof *C);
         return MTREC_OK;
     }
-    if (ta && !tb && m->wgrad) {
-        size_t need = mt_mm_wgrad_pack_floats(N);
-        if (need > m->wg_pack_n) {
-            free(m->wg_pack);
-            m->wg_pack = aligned_alloc(64, need * sizeof(float));
-            m->wg_pack_n = m->wg_pack ? need : 0;
-            if (!m->wg_pack) {
-                snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory");
-                return MTREC_ERR_NOMEM;
-            }
-        }
-        mt_mm_wgrad_avx512(M, N, K, A, B, beta != 0, C, m->wg_pack);
-        return MTREC_OK;
-    }
+    if (ta && !tb && m->wgrad) return mm_wgrad(m, M, N, K, A, B, beta != 0, C, N);
     mm_key k = {.ta = ta != 0, .tb = tb != 0, .M = M, .N = N, .K = K, .beta = beta != 0};
     return mm_run(m, &k, A, B, NULL, NULL, NULL, C, stable);
 }

@@ -74,12 +74,12 @@ uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n);
 int mt_mm_bf16_alias(mt_mm *m, const mt_real *src, size_t n, const uint16_t *copy);
 /* Start a new step: every stable operand's bf16 copy is stale from here on. */
 void mt_mm_new_step(mt_mm *m);
-/* gemm_wgrad_avx512.c (float build): C (+)= X^T dZ, X [K, M], dZ [K, N], C [M, N], all
- * row-major and contiguous; beta 0 or 1; pack holds mt_mm_wgrad_pack_floats(N) floats,
- * 64-byte aligned. Only where mt_mm_wgrad_avx512_ok() (the CPU has AVX-512F). */
+/* gemm_wgrad_avx512.c (float build): C (+)= X^T dZ, X [K, M], dZ [K, N] row-major and
+ * contiguous, C [M, N] row-major with leading dimension ldc >= N; beta 0 or 1; pack holds
+ * mt_mm_wgrad_pack_floats(N) floats, 64-byte aligned. Only where mt_mm_wgrad_avx512_ok() (the CPU has AVX-512F). */
 size_t mt_mm_wgrad_pack_floats(int N);
 void mt_mm_wgrad_avx512(int M, int N, int K, const float *X, const float *dZ, int beta,
-                        float *C, float *pack);
+                        float *C, int ldc, float *pack);
 int mt_mm_wgrad_avx512_ok(void);
 /* Whether mt_mm objects created from now on send fp32 products with a transposed A and a
  * plain B (C (+)= A^T B: the weight gradients) to mt_mm_wgrad_avx512: -1 asks (the first
@@ -89,6 +89,10 @@ int mt_mm_wgrad_kernel(int set);
 /* 1 when m's fp32 products C (+)= A^T B go to mt_mm_wgrad_avx512 (so a caller may run one
  * itself, e.g. as a task on another thread, with the same result). */
 int mt_mm_wgrad_direct(const mt_mm *m);
+/* Where mt_mm_wgrad_direct(m): C += X^T dZ into a block of a larger matrix (leading
+ * dimension ldc), with m's packing buffer. MTREC_ERR_ARG where not. */
+mtrec_status mt_mm_wgrad_acc(mt_mm *m, int M, int N, int K, const mt_real *X, const mt_real *dZ,
+                             mt_real *C, int ldc);
 /* mt_mm_gemm with stability flags. */
 mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, mt_real beta, mt_real *C, int stable);
