@@ -97,41 +97,42 @@ static void test_fp32_2threads(void) { sweep(2, 0, 1e-6 + 256 * 6e-8); }
 
 /* The same sweep with the weight-gradient products (ta=1, tb=0) on oneDNN instead of the
  * hand-written AVX-512 kernel, and the backend's name saying which one runs. */
-/* mt_mm_wgrad_acc: C += X^T dZ into a block (columns 5..5+N) of a wider matrix; the
- * elements around the block are untouched. Where the kernel is off it refuses. */
-static void test_wgrad_acc_block(void) {
+/* mt_mm_gemm_ld: a product into a block (columns 5..5+N) of a wider matrix, written (beta 0)
+ * or accumulated (beta 1); the elements around the block are untouched. Every transpose
+ * combination (ta=1, tb=0 on the AVX-512 weight-gradient kernel where the CPU has it); a
+ * row stride below N is refused. */
+static void test_gemm_ld_block(void) {
     mt_mm *m = NULL;
     CHECK(mt_mm_create(1, 0, &m, NULL) == MTREC_OK);
     if (!m) return;
     enum { M = 29, N = 45, K = 150, LD = 60, C0 = 5 };
-    float *X = malloc(sizeof(float) * M * K), *Z = malloc(sizeof(float) * K * N);
+    float *A = malloc(sizeof(float) * M * K), *Bm = malloc(sizeof(float) * K * N);
     float *C = malloc(sizeof(float) * M * LD), *R = malloc(sizeof(float) * M * LD);
     mt_rng r;
     mt_rng_seed(&r, 7);
-    fill(&r, X, (size_t)M * K);
-    fill(&r, Z, (size_t)K * N);
-    fill(&r, C, (size_t)M * LD);
-    memcpy(R, C, sizeof(float) * M * LD);
-    mtrec_status s = mt_mm_wgrad_acc(m, M, N, K, X, Z, C + C0, LD);
-    if (!mt_mm_wgrad_direct(m)) {
-        CHECK(s == MTREC_ERR_ARG);
-    } else {
-        CHECK(s == MTREC_OK);
-        int bad = 0;
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < LD; j++) {
-                double ref = R[i * LD + j], mag = fabs(ref);
-                if (j >= C0 && j < C0 + N)
-                    for (int k = 0; k < K; k++) {
-                        ref += (double)X[k * M + i] * Z[k * N + j - C0];
-                        mag += fabs((double)X[k * M + i] * Z[k * N + j - C0]);
+    fill(&r, A, (size_t)M * K);
+    fill(&r, Bm, (size_t)K * N);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int beta = 0; beta < 2; beta++) {
+                fill(&r, C, (size_t)M * LD);
+                memcpy(R, C, sizeof(float) * M * LD);
+                CHECK(mt_mm_gemm_ld(m, ta, tb, M, N, K, A, Bm, (float)beta, C + C0, LD, 0) == MTREC_OK);
+                int bad = 0;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < LD; j++) {
+                        double ref = R[i * LD + j], mag = fabs(ref);
+                        if (j >= C0 && j < C0 + N) {
+                            double p = ref_elem(ta, tb, M, N, K, A, Bm, 0, NULL, i, j - C0, &mag);
+                            ref = beta ? ref + p : p;
+                            if (beta) mag += fabs((double)R[i * LD + j]);
+                        }
+                        bad += !(fabs(C[i * LD + j] - ref) <= 2e-5 * mag + 1e-6);
                     }
-                bad += !(fabs(C[i * LD + j] - ref) <= 2e-5 * mag + 1e-6);
+                CHECK_MSG(bad == 0, "ta=%d tb=%d beta=%d: %d elements off", ta, tb, beta, bad);
             }
-        CHECK_MSG(bad == 0, "%d elements off", bad);
-        CHECK(mt_mm_wgrad_acc(m, M, N, K, X, Z, C, N - 1) == MTREC_ERR_ARG);  /* ldc < N */
-    }
-    free(X); free(Z); free(C); free(R);
+    CHECK(mt_mm_gemm_ld(m, 1, 0, M, N, K, A, Bm, 1, C, N - 1, 0) == MTREC_ERR_ARG);
+    free(A); free(Bm); free(C); free(R);
     mt_mm_free(m);
 }
 
@@ -149,6 +150,7 @@ static void test_fp32_wgrad_kernel_off(void) {
     if (!had) printf("# this CPU has no AVX-512: the weight gradients always run on oneDNN\n");
     CHECK(mt_mm_wgrad_kernel(0) == 0);
     sweep(1, 0, 1e-6 + 256 * 6e-8);
+    test_gemm_ld_block();  /* the block products on oneDNN too */
     mt_mm_wgrad_kernel(had);
     CHECK(mt_mm_wgrad_kernel(-1) == had);
 }
@@ -356,7 +358,7 @@ int main(void) {
     RUN(test_name_and_errors);
     RUN(test_fp32_1thread);
     RUN(test_fp32_2threads);
-    RUN(test_wgrad_acc_block);
+    RUN(test_gemm_ld_block);
     RUN(test_fp32_wgrad_kernel_off);
     RUN(test_bf16);
     RUN(test_bf16_stable_and_const);

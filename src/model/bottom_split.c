@@ -125,18 +125,11 @@ static mtrec_status layer_bwd_half(mt_model *m, int i, int k, int B, mt_mm *mm, 
                               B, w, L->act);
     else
         mt_act_bias_backward(dz, G(m, L->b) + c, dz, NULL, z, act, B, w, L->act);
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < 2; h++) {  /* gradient rows of input half h, columns c.., in place */
         if (win[h] == 0) continue;
-        mt_real *gw = G(m, L->W) + (size_t)(h ? win[0] : 0) * L->out;  /* rows of input half h */
-        mtrec_status s;
-        if (mt_mm_wgrad_direct(mm)) {  /* fp32 on AVX-512: accumulated in place, columns c.. */
-            s = mt_mm_wgrad_acc(mm, win[h], w, B, in_half(m, i, h, B), dz, gw + c, L->out);
-        } else {
-            mt_real *blk = q->dWp + block_off(q, win, L->out, h, k);
-            s = mt_mm_gemm_ex(mm, 1, 0, win[h], w, B, in_half(m, i, h, B), dz, 0, blk,
-                              MT_MM_STABLE_A | MT_MM_STABLE_B);
-            if (s == MTREC_OK) mt_add_cols(gw, L->out, c, blk, w, 0, win[h], w);
-        }
+        mt_real *gw = G(m, L->W) + (size_t)(h ? win[0] : 0) * L->out + c;
+        mtrec_status s = mt_mm_gemm_ld(mm, 1, 0, win[h], w, B, in_half(m, i, h, B), dz, 1, gw, L->out,
+                                       MT_MM_STABLE_A | MT_MM_STABLE_B);
         if (s != MTREC_OK)
             return mt_fail(e, s, "backward of a bottom layer failed in the matrix backend: %s", mt_mm_last_error(mm));
     }

@@ -60,8 +60,9 @@ typedef struct mt_layer {
  * model/bottom_split.c). */
 typedef struct mt_half_layer {
     int w[2];                   /* widths of the halves: columns [0, w[0]) and [w[0], out) */
-    mt_real *Wp, *dWp;          /* the kernel and its gradient by blocks (input half h, output
-                                 * half k) of [in_h, w_k], packed one after another */
+    mt_real *Wp;                /* the kernel by blocks (input half h, output half k) of
+                                 * [in_h, w_k], packed one after another (its gradient is
+                                 * accumulated in place: mt_mm_gemm_ld) */
     mt_real *act, *dh;          /* the output and its gradient as halves ([B, w[0]] then
                                  * [B, w[1]]): the layer's own act_out / dh buffers, except
                                  * for the last layer, whose act_out / dh stay row-major */

@@ -188,9 +188,6 @@ static void build_bottom_split(builder *b) {
         q->w[0] = half < L->out ? half : L->out;
         q->w[1] = L->out - q->w[0];
         q->Wp = b_alloc(b, (size_t)L->in * (size_t)L->out);
-        /* (fp32 on AVX-512 accumulates the blocks' gradients in place: mt_mm_wgrad_acc) */
-        if (!mt_mm_wgrad_direct(m->lane_mm[0]) || !mt_mm_wgrad_direct(m->lane_mm[1]))
-            q->dWp = b_alloc(b, (size_t)L->in * (size_t)L->out);
         int last = i == bt->n - 1;
         q->act = last ? b_alloc(b, B * (size_t)L->out) : L->act_out;
         q->dh = last ? b_alloc(b, B * (size_t)L->out) : L->dh;

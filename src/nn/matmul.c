@@ -116,18 +116,14 @@ mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const 
 int mt_mm_uses_bf16(const mt_mm *m) { (void)m; return 0; }
 int mt_mm_wgrad_kernel(int set) { (void)set; return 0; }
 int mt_mm_wgrad_direct(const mt_mm *m) { (void)m; return 0; }
-mtrec_status mt_mm_wgrad_acc(mt_mm *m, int M, int N, int K, const mt_real *X, const mt_real *dZ,
-                             mt_real *C, int ldc) {
-    (void)m, (void)M, (void)N, (void)K, (void)X, (void)dZ, (void)C, (void)ldc;
-    return MTREC_ERR_ARG;
-}
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
 const char *mt_mm_last_error(const mt_mm *m) { return m ? m->msg : ""; }
 
 /* C = op(A) op(B) + beta C with plain loops; the accumulator is a double per element. */
-mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
-                        const mt_real *B, mt_real beta, mt_real *C) {
-    if (!m || M < 0 || N < 0 || K < 0 || (beta != 0 && beta != 1)) return MTREC_ERR_ARG;
+mtrec_status mt_mm_gemm_ld(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
+                           const mt_real *B, mt_real beta, mt_real *C, int ldc, int stable) {
+    (void)stable;
+    if (!m || M < 0 || N < 0 || K < 0 || ldc < N || (beta != 0 && beta != 1)) return MTREC_ERR_ARG;
     if (M == 0 || N == 0) return MTREC_OK;
     if (!C || (K > 0 && (!A || !B))) return MTREC_ERR_ARG;
     for (int i = 0; i < M; i++) {
@@ -138,10 +134,15 @@ mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_
                 double b = tb ? B[(size_t)j * K + k] : B[(size_t)k * N + j];
                 acc += a * b;
             }
-            C[(size_t)i * N + j] = (beta != 0 ? C[(size_t)i * N + j] : 0) + acc;
+            C[(size_t)i * ldc + j] = (beta != 0 ? C[(size_t)i * ldc + j] : 0) + acc;
         }
     }
     return MTREC_OK;
+}
+
+mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
+                        const mt_real *B, mt_real beta, mt_real *C) {
+    return mt_mm_gemm_ld(m, ta, tb, M, N, K, A, B, beta, C, N, 0);
 }
 
 mtrec_status mt_mm_gemm_epilogue(mt_mm *m, int M, int N, int K, const mt_real *A,
@@ -173,6 +174,7 @@ typedef struct mm_cvt {
  * element range of A and B) fill it from the caller's buffers (ra_src/rb_src). */
 typedef struct mm_key {
     int ta, tb, M, N, K, beta;
+    int ldc;                    /* C's row stride (>= N) */
     int bias, scale, shift;     /* epilogue parts present */
     int act;                    /* 0 none, 1 relu with slope alpha */
     float alpha;
@@ -347,14 +349,6 @@ static mtrec_status mm_wgrad(mt_mm *m, int M, int N, int K, const mt_real *X, co
     mt_mm_wgrad_avx512(M, N, K, X, dZ, beta, C, ldc, m->wg_pack);
     return MTREC_OK;
 }
-
-mtrec_status mt_mm_wgrad_acc(mt_mm *m, int M, int N, int K, const mt_real *X, const mt_real *dZ,
-                             mt_real *C, int ldc) {
-    if (!m || !m->wgrad || M < 0 || N < 0 || K < 0 || ldc < N) return MTREC_ERR_ARG;
-    if (M == 0 || N == 0 || K == 0) return MTREC_OK;
-    if (!X || !dZ || !C) return MTREC_ERR_ARG;
-    return mm_wgrad(m, M, N, K, X, dZ, 1, C, ldc);
-}
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
 /* Detail of the last MTREC_ERR_BACKEND from mt_mm_gemm ("" if none). */
 const char *mt_mm_last_error(const mt_mm *m) { return m ? m->msg : ""; }
@@ -425,7 +419,7 @@ static int mm_prim_create(mt_mm *m, const mm_key *k, mtrec_status *err) {
     /* A stored [M,K] (strides K,1) or [K,M] (op(A)[i,k] at k*M+i: strides 1,M). */
     DTRY(mm_md(&a, M, K, ta ? 1 : K, ta ? M : 1, dt), "memory desc A");
     DTRY(mm_md(&b, K, N, tb ? 1 : N, tb ? K : 1, dt), "memory desc B");
-    DTRY(mm_md(&c, M, N, N, 1, dnnl_f32), "memory desc C");
+    DTRY(mm_md(&c, M, N, k->ldc, 1, dnnl_f32), "memory desc C");
     DTRY(mm_md(&bias, 1, N, N, 1, dnnl_f32), "memory desc bias");
     vec = bias;  /* per-column scale/shift: [1, N] broadcast over rows */
     dnnl_matmul_desc_t d;
@@ -481,7 +475,7 @@ fail:
 }
 
 static int mm_key_eq(const mm_key *a, const mm_key *b) {
-    return a->M == b->M && a->N == b->N && a->K == b->K && a->ta == b->ta && a->tb == b->tb &&
+    return a->M == b->M && a->N == b->N && a->K == b->K && a->ldc == b->ldc && a->ta == b->ta && a->tb == b->tb &&
            a->beta == b->beta && a->bias == b->bias && a->scale == b->scale &&
            a->shift == b->shift && a->act == b->act && a->alpha == b->alpha;
 }
@@ -669,10 +663,15 @@ mtrec_status mt_mm_gemm(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_
 
 mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, mt_real beta, mt_real *C, int stable) {
+    return mt_mm_gemm_ld(m, ta, tb, M, N, K, A, B, beta, C, N, stable);
+}
+
+mtrec_status mt_mm_gemm_ld(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
+                           const mt_real *B, mt_real beta, mt_real *C, int ldc, int stable) {
     if (!m) return MTREC_ERR_ARG;
-    if (M < 0 || N < 0 || K < 0 || (beta != 0 && beta != 1)) {
-        snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: bad arguments M=%d N=%d K=%d beta=%g",
-                 M, N, K, (double)beta);
+    if (M < 0 || N < 0 || K < 0 || ldc < N || (beta != 0 && beta != 1)) {
+        snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: bad arguments M=%d N=%d K=%d ldc=%d beta=%g",
+                 M, N, K, ldc, (double)beta);
         return MTREC_ERR_ARG;
     }
     if (M == 0 || N == 0) return MTREC_OK;
@@ -681,11 +680,12 @@ mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const 
         return MTREC_ERR_ARG;
     }
     if (K == 0) { /* empty sum: C = beta * C */
-        if (beta == 0) memset(C, 0, (size_t)M * N * sizeof *C);
+        if (beta == 0)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof *C);
         return MTREC_OK;
     }
-    if (ta && !tb && m->wgrad) return mm_wgrad(m, M, N, K, A, B, beta != 0, C, N);
-    mm_key k = {.ta = ta != 0, .tb = tb != 0, .M = M, .N = N, .K = K, .beta = beta != 0};
+    if (ta && !tb && m->wgrad) return mm_wgrad(m, M, N, K, A, B, beta != 0, C, ldc);
+    mm_key k = {.ta = ta != 0, .tb = tb != 0, .M = M, .N = N, .K = K, .beta = beta != 0, .ldc = ldc};
     return mm_run(m, &k, A, B, NULL, NULL, NULL, C, stable);
 }
 
@@ -708,7 +708,7 @@ mtrec_status mt_mm_gemm_epilogue(mt_mm *m, int M, int N, int K, const mt_real *A
         memset(C, 0, (size_t)M * N * sizeof *C);
         return mt_mm_epilogue_ref(C, M, N, bias, scale, shift, act);
     }
-    mm_key k = {.M = M, .N = N, .K = K, .bias = bias != NULL, .scale = scale != NULL,
+    mm_key k = {.M = M, .N = N, .K = K, .ldc = N, .bias = bias != NULL, .scale = scale != NULL,
                 .shift = shift != NULL, .act = act != MT_ACT_LINEAR,
                 .alpha = act == MT_ACT_LEAKY_RELU ? 0.2f : 0.0f};
     return mm_run(m, &k, A, B, bias, scale, shift, C, stable);

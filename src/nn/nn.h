@@ -89,13 +89,13 @@ int mt_mm_wgrad_kernel(int set);
 /* 1 when m's fp32 products C (+)= A^T B go to mt_mm_wgrad_avx512 (so a caller may run one
  * itself, e.g. as a task on another thread, with the same result). */
 int mt_mm_wgrad_direct(const mt_mm *m);
-/* Where mt_mm_wgrad_direct(m): C += X^T dZ into a block of a larger matrix (leading
- * dimension ldc), with m's packing buffer. MTREC_ERR_ARG where not. */
-mtrec_status mt_mm_wgrad_acc(mt_mm *m, int M, int N, int K, const mt_real *X, const mt_real *dZ,
-                             mt_real *C, int ldc);
 /* mt_mm_gemm with stability flags. */
 mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, mt_real beta, mt_real *C, int stable);
+/* mt_mm_gemm_ex into a block of a wider matrix: row i of C starts at C + i * ldc (ldc >= N);
+ * e.g. beta 1 accumulates a product into some columns of a gradient in place. */
+mtrec_status mt_mm_gemm_ld(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
+                           const mt_real *B, mt_real beta, mt_real *C, int ldc, int stable);
 
 /* Activations the backend can apply inside a product's epilogue (relu, leaky_relu, linear). */
 int mt_mm_act_fusable(mt_activation a);
