@@ -243,6 +243,7 @@ static void test_bf16_slot_and_alias(void) {
         printf("# no AMX: slots not exercised\n");
         CHECK(mt_mm_bf16_slot(a, X, M * K) == NULL);
         CHECK(mt_mm_bf16_alias(b, X, M * K, (const uint16_t *)X) == 0);
+        CHECK(mt_mm_bf16_copy(a, X, M * K) == NULL);
         mt_mm_free(a);
         mt_mm_free(b);
         return;
@@ -255,11 +256,16 @@ static void test_bf16_slot_and_alias(void) {
     for (int i = 0; i < M * K; i++) slot[i] = mt_bf16_from_f32(2.0f);  /* the producer's copy */
     CHECK(mt_mm_gemm_ex(a, 0, 0, M, N, K, X, W, 0, C, MT_MM_STABLE_A) == MTREC_OK);
     CHECK(C[0] == 2 * K && C[M * N - 1] == 2 * K);  /* read the slot, not X */
+    CHECK(mt_mm_bf16_copy(a, X, M * K) == slot);      /* this step's copy, to lend */
+    CHECK(mt_mm_bf16_copy(a, X, M * K - 1) == NULL);  /* (another size: not that copy) */
+    CHECK(mt_mm_bf16_copy(a, W, K * N) == NULL);      /* W was not a stable operand */
     CHECK(mt_mm_bf16_alias(b, X, M * K, slot) == 1);
+    CHECK(mt_mm_bf16_copy(b, X, M * K) == slot);
     CHECK(mt_mm_gemm_ex(b, 0, 0, M, N, K, X, W, 0, C, MT_MM_STABLE_A) == MTREC_OK);
     CHECK(C[0] == 2 * K);  /* the lent copy */
     mt_mm_new_step(a);
     mt_mm_new_step(b);
+    CHECK(mt_mm_bf16_copy(a, X, M * K) == NULL && mt_mm_bf16_copy(b, X, M * K) == NULL);  /* stale */
     CHECK(mt_mm_gemm_ex(a, 0, 0, M, N, K, X, W, 0, C, MT_MM_STABLE_A) == MTREC_OK);
     CHECK(C[0] == K);  /* a new step: X converted again */
     CHECK(mt_mm_gemm_ex(b, 0, 0, M, N, K, X, W, 0, C, MT_MM_STABLE_A) == MTREC_OK);

@@ -60,6 +60,24 @@ static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, in
     return MTREC_OK;
 }
 
+#ifndef MT_DOUBLE
+/* bf16: gw += x^T dz as a task on the running thread's backend wg_mm[k] (mt_model.defer_wgrad),
+ * reading the lane's bf16 copies x16 / z16 where it made them */
+static void wgrad_task(mt_model *m, mt_real *gw, const mt_real *x, const uint16_t *x16,
+                       const mt_real *dz, const uint16_t *z16, int K, int N, int B) {
+#pragma omp task firstprivate(m, gw, x, x16, dz, z16, K, N, B)
+    {
+        int k = omp_get_thread_num() & 1;
+        mt_mm *w = m->wg_mm[k];
+        mtrec_status s = MTREC_ERR_NOMEM;
+        if ((!x16 || mt_mm_bf16_alias(w, x, (size_t)B * K, x16)) &&
+            (!z16 || mt_mm_bf16_alias(w, dz, (size_t)B * N, z16)))
+            s = mt_mm_gemm_ex(w, 1, 0, K, N, B, x, dz, 1, gw, MT_MM_STABLE_A | MT_MM_STABLE_B);
+        if (s != MTREC_OK && m->wg_status[k] == MTREC_OK) m->wg_status[k] = s;
+    }
+}
+#endif
+
 /* dh (complete: written or accumulated by its consumers) -> parameter grads and dx. One fused
  * pass turns dh into dz in place (dropout mask, activation derivative, BN backward, bias
  * gradient; dh is not read again in this step); the products then give dW (accumulated) and
@@ -81,6 +99,14 @@ static mtrec_status layer_backward(mt_model *m, mt_mm *mm, mt_layer *L, int B, i
         int K = L->in, N = L->out;
 #pragma omp task firstprivate(gw, pack, x, dz, K, N, B)
         mt_mm_wgrad_avx512(K, N, B, x, dz, 1, gw, N, pack[omp_get_thread_num() & 1]);
+        return mt_dense_backward_ex(mm, L->dx, dx_acc, NULL, NULL, dz, L->x, P(m, L->W), B, L->in,
+                                    L->out, 1);
+    }
+    if (m->defer_wgrad && m->wg_mm[0] && mt_mm_uses_bf16(mm)) {
+        /* this lane's bf16 copies of X and dz (NULL: none made, the f32 values are valid) */
+        const uint16_t *x16 = mt_mm_bf16_copy(mm, L->x, (size_t)B * L->in);
+        const uint16_t *z16 = mt_mm_bf16_copy(mm, dz, (size_t)B * L->out);
+        wgrad_task(m, G(m, L->W), L->x, x16, dz, z16, L->in, L->out, B);
         return mt_dense_backward_ex(mm, L->dx, dx_acc, NULL, NULL, dz, L->x, P(m, L->W), B, L->in,
                                     L->out, 1);
     }
@@ -150,7 +176,9 @@ static mtrec_status towers_graph(mt_model *m, int B, int backward, int wrote[2],
     char lane_tok[2], head_tok, dnn_tok[n > 0 ? n : 1];
     (void)lane_tok; (void)head_tok; (void)dnn_tok;  /* dependence tokens only */
     int nth = omp_get_max_threads() >= 2 ? 2 : 1;
-    m->defer_wgrad = backward && nth == 2 && m->wg_pack[0] && m->wg_pack[1];
+    m->defer_wgrad = backward && nth == 2 &&
+                     ((m->wg_pack[0] && m->wg_pack[1]) || (m->wg_mm[0] && m->wg_mm[1]));
+    m->wg_status[0] = m->wg_status[1] = MTREC_OK;
 #pragma omp parallel num_threads(nth)
 #pragma omp single
     {
@@ -179,6 +207,10 @@ static mtrec_status towers_graph(mt_model *m, int B, int backward, int wrote[2],
         }
     } /* (the region's end waits for every task, the deferred weight gradients too) */
     m->defer_wgrad = 0;
+    for (int k = 0; k < 2; k++)
+        if (m->wg_status[k] != MTREC_OK)
+            return mt_fail(e, m->wg_status[k], "a tower layer's weight gradient failed in the matrix backend: %s",
+                           mt_mm_last_error(m->wg_mm[k]));
     if (st_head != MTREC_OK) {
         if (e) *e = he;
         return st_head;
@@ -265,6 +297,8 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
     mt_mm_new_step(m->mm);  /* weights and activations change from here: new bf16 copies */
     for (int k = 0; k < 2; k++)  /* (also when this forward does not use the lanes: the backward does) */
         if (m->lane_mm[k]) mt_mm_new_step(m->lane_mm[k]);
+    for (int k = 0; k < 2; k++)
+        if (m->wg_mm[k]) mt_mm_new_step(m->wg_mm[k]);
     const mt_feature_plan *plan = &m->plan;
     int gw = plan->group_width;
 

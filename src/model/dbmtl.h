@@ -153,13 +153,17 @@ typedef struct mt_model {
      * each lane summing its experts' share of the bottom output's gradient here, added to
      * bottom.dy in lane order. */
     mt_real *expert_dx[2];      /* [max_batch, bottom.out] or NULL */
-    /* In the towers' backward on two threads (fp32, AVX-512 weight-gradient kernel), each
-     * layer's weight gradient X^T dz runs as its own task (dbmtl.c layer_backward), off the
-     * chain of input gradients: the thread with the shorter lane (towers 1, 3 against 0, 2,
-     * 4) takes the other lane's. The same kernel call as inline, so the same bits.
-     * wg_pack[k]: the kernel's packing buffer of the team's thread k. */
+    /* In the towers' backward on two threads, each layer's weight gradient X^T dz runs as its
+     * own task (dbmtl.c layer_backward), off the chain of input gradients: the thread with
+     * the shorter lane (towers 1, 3 against 0, 2, 4) takes the other lane's. fp32 with the
+     * AVX-512 weight-gradient kernel: wg_pack[k] is its packing buffer for the team's thread
+     * k; bf16: wg_mm[k] is thread k's single-threaded bf16 backend, reading the lane's bf16
+     * copies of X and dz (mt_mm_bf16_alias). The same product either way, so the same bits.
+     * wg_status[k]: a failure in thread k's tasks. */
     int defer_wgrad;
     float *wg_pack[2];
+    mt_mm *wg_mm[2];
+    mtrec_status wg_status[2];
     /* Bottom split (training with lanes, no dropout in the bottom): each bottom layer as two
      * column halves, half k on thread k with lane_mm[k] (model/bottom_split.c). */
     int bottom_split;

@@ -225,9 +225,14 @@ static void build_lanes(builder *b, int task_w) {
         }
     m->lanes = !b->failed;
 #ifndef MT_DOUBLE
-    /* packing buffers of the deferred weight gradients (mt_model.defer_wgrad) */
+    /* the deferred weight gradients' packing buffers or backends (mt_model.defer_wgrad) */
     if (mt_mm_wgrad_direct(m->lane_mm[0]) && mt_mm_wgrad_direct(m->lane_mm[1]))
         for (int k = 0; k < 2; k++) m->wg_pack[k] = b_alloc(b, mt_mm_wgrad_pack_floats(m->max_width));
+    if (!b->failed && mt_mm_uses_bf16(m->lane_mm[0]) && mt_mm_uses_bf16(m->lane_mm[1])) {
+        for (int k = 0; k < 2; k++)
+            if (mt_mm_create(1, 1, &m->wg_mm[k], NULL) != MTREC_OK) b->failed = 1;
+        omp_set_num_threads(nt);
+    }
 #endif
     build_bottom_split(b);
 }
@@ -389,6 +394,7 @@ static void free_mlp(mt_mlp *mlp) { free(mlp->layers); }
 void mt_model_free(mt_model *m) {
     if (!m) return;
     for (int k = 0; k < 2; k++) mt_mm_free(m->lane_mm[k]);
+    for (int k = 0; k < 2; k++) mt_mm_free(m->wg_mm[k]);
     for (int i = 0; i < m->n_allocs_; i++) free(m->allocs_[i]);
     free(m->allocs_);
     free_mlp(&m->bottom);

@@ -107,6 +107,10 @@ int mt_mm_bf16_alias(mt_mm *m, const mt_real *src, size_t n, const uint16_t *cop
     (void)m, (void)src, (void)n, (void)copy;
     return 0;
 }
+const uint16_t *mt_mm_bf16_copy(const mt_mm *m, const mt_real *src, size_t n) {
+    (void)m, (void)src, (void)n;
+    return NULL;
+}
 
 mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, mt_real beta, mt_real *C, int stable) {
@@ -569,6 +573,16 @@ uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n) {
     int ready;
     /* the entry now counts as this step's copy (mm_cvt_buf marks it when it was not) */
     return mm_cvt_buf(m, src, n, 0, &ready);
+}
+
+const uint16_t *mt_mm_bf16_copy(const mt_mm *m, const mt_real *src, size_t n) {
+    if (!m || !m->bf16 || !src) return NULL;
+    for (int i = 0; i < m->n_cvt; i++) {
+        const mm_cvt *c = &m->cvt[i];
+        if (c->src == src)
+            return c->buf && c->n == n && (c->gen == m->gen || c->frozen) ? c->buf : NULL;
+    }
+    return NULL;
 }
 
 /* Run the product described by k (shape already validated, K > 0). */

@@ -72,6 +72,10 @@ uint16_t *mt_mm_bf16_slot(mt_mm *m, const mt_real *src, size_t n);
  * must stay valid and unchanged that long. 1 when taken; 0 when this mt_mm does not run bf16
  * (or out of memory): it then converts src itself, which must hold the f32 values. */
 int mt_mm_bf16_alias(mt_mm *m, const mt_real *src, size_t n, const uint16_t *copy);
+/* This step's bf16 copy of stable operand src[n] held by m (converted by one of its products,
+ * written through mt_mm_bf16_slot or lent by mt_mm_bf16_alias), or NULL: for lending it to
+ * another mt_mm (mt_mm_bf16_alias). NULL also when m does not run bf16. */
+const uint16_t *mt_mm_bf16_copy(const mt_mm *m, const mt_real *src, size_t n);
 /* Start a new step: every stable operand's bf16 copy is stale from here on. */
 void mt_mm_new_step(mt_mm *m);
 /* gemm_wgrad_avx512.c (float build): C (+)= X^T dZ, X [K, M], dZ [K, N] row-major and
