@@ -11,7 +11,6 @@
  * blocking; the column strips below change only the loop order, never a column's
  * arithmetic. */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -554,7 +553,7 @@ BN_KERNEL_PROTOS(_avx512)
 #endif
 
 /* -1: not decided yet; 0: the plain copy; 1: the AVX-512 copy */
-static atomic_int bn_isa = -1;
+static int bn_isa = -1;
 
 static int bn_cpu_avx512(void) {
 #if !defined(MT_DOUBLE) && (defined(__x86_64__) || defined(__i386__))
@@ -568,15 +567,8 @@ static int bn_cpu_avx512(void) {
 }
 
 int mt_bn_kernels_avx512(int set) {
-    int v = atomic_load_explicit(&bn_isa, memory_order_relaxed);
-    if (v < 0 || set >= 0) {
-        /* MTREC_BN_AVX512=0 keeps the plain copy (to compare); set: tests */
-        const char *env = getenv("MTREC_BN_AVX512");
-        int want = set >= 0 ? set : !(env && env[0] == '0');
-        v = want && bn_cpu_avx512();
-        atomic_store_explicit(&bn_isa, v, memory_order_relaxed);
-    }
-    return v;
+    /* MTREC_BN_AVX512=0 keeps the plain copy (to compare); set: tests */
+    return mt_switch(&bn_isa, set, "MTREC_BN_AVX512", bn_cpu_avx512);
 }
 
 #ifndef MT_DOUBLE

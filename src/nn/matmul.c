@@ -253,18 +253,11 @@ int mt_mm_wgrad_avx512_ok(void) {
 }
 
 /* -1: not decided yet; 0: oneDNN for every product; 1: mt_mm_wgrad_avx512 for fp32 X^T dZ */
-static atomic_int wgrad_sel = -1;
+static int wgrad_sel = -1;
 
 int mt_mm_wgrad_kernel(int set) {
-    int v = atomic_load_explicit(&wgrad_sel, memory_order_relaxed);
-    if (v < 0 || set >= 0) {
-        /* MTREC_WGRAD_AVX512=0 keeps oneDNN (to compare); set: tests */
-        const char *env = getenv("MTREC_WGRAD_AVX512");
-        int want = set >= 0 ? set : !(env && env[0] == '0');
-        v = want && mt_mm_wgrad_avx512_ok();
-        atomic_store_explicit(&wgrad_sel, v, memory_order_relaxed);
-    }
-    return v;
+    /* MTREC_WGRAD_AVX512=0 keeps oneDNN (to compare); set: tests */
+    return mt_switch(&wgrad_sel, set, "MTREC_WGRAD_AVX512", mt_mm_wgrad_avx512_ok);
 }
 
 /* The CPU can run bf16 products fast only with AMX: measured on this workplace's machines

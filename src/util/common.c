@@ -1,4 +1,4 @@
-/* common.c: allocation helpers and the clock (see common.h). */
+/* common.c: allocation helpers, run-time switches and the clock (see common.h). */
 #include "util/common.h"
 
 #include <stdlib.h>
@@ -27,6 +27,18 @@ char *mt_strndup(const char *s, size_t n) {
     memcpy(d, s, n);
     d[n] = '\0';
     return d;
+}
+
+int mt_switch(int *state, int set, const char *env_name, int (*available)(void)) {
+    /* relaxed atomics: every thread that decides computes the same value */
+    int v = __atomic_load_n(state, __ATOMIC_RELAXED);
+    if (v < 0 || set >= 0) {
+        const char *env = getenv(env_name);
+        int want = set >= 0 ? set : !(env && env[0] == '0');
+        v = want && available();
+        __atomic_store_n(state, v, __ATOMIC_RELAXED);
+    }
+    return v;
 }
 
 double mt_now(void) {

@@ -25,6 +25,12 @@ void *mt_calloc_aligned(size_t bytes);
 char *mt_strdup(const char *s);
 char *mt_strndup(const char *s, size_t n);
 
+/* A process-wide on/off switch for an optional code path (e.g. a kernel for a wider ISA),
+ * kept in *state (initially -1). set -1 asks (the first call decides: on unless the
+ * environment variable env_name is "0"), 0/1 sets it (tests); on only where available()
+ * says the CPU can run it. Returns the switch. */
+int mt_switch(int *state, int set, const char *env_name, int (*available)(void));
+
 /* Monotonic wall clock in seconds. */
 double mt_now(void);
 
