@@ -5,12 +5,14 @@
  * CPU has AVX-512 (mt_mm_wgrad_kernel) and oneDNN's matmul otherwise.
  *
  * Why by hand: in training, X was written by the forward pass long before and comes from L3;
- * oneDNN 2.6's matmul reads a transposed A column by column and ran these products at
- * 80-120 GFLOP/s in the model (150-180 when the same call is repeated with its operands in
- * L2). Here the batch is walked in chunks of WKC rows, each a contiguous block of X and of dZ
- * (sequential reads the hardware prefetchers follow): the chunk of dZ is packed into panels
- * of 32 columns (L1-resident, no cache-set conflicts from the row stride), and a 12 x 32
- * register tile (24 accumulators) sweeps the chunk's rows of X with broadcast FMAs.
+ * oneDNN 2.6's matmul reads a transposed A in a strided order and ran these products at
+ * 50-115 GFLOP/s in the model against 150-160 when the same call was repeated at once with
+ * its operands in L2 (bench/README.md, "Weight gradients by hand"). Here the batch is walked
+ * in chunks of WG_KC rows, each a contiguous block of X and of dZ (sequential reads the
+ * hardware prefetchers follow), the next chunk prefetched into L2 while this one computes;
+ * the chunk of dZ is packed into panels of 32 columns (L1-resident, no cache-set conflicts
+ * from the row stride), and a 12 x 32 register tile (24 accumulators) sweeps the chunk's
+ * rows of X with broadcast FMAs.
  *
  * Summation order: for each C element, the chunks in batch order, each chunk's rows in order
  * inside one register, then added to C: fixed by the shape alone (not by threads or timing).
