@@ -60,11 +60,26 @@ static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, in
     return MTREC_OK;
 }
 
+/* Layer L's weight gradient G(W) += x^T dz as an OpenMP task of its own, when the towers'
+ * backward defers them (mt_model.defer_wgrad): fp32 with the AVX-512 kernel and the running
+ * thread's packing buffer, or bf16 on the running thread's backend wg_mm[k], reading this
+ * lane's bf16 copies of x and dz where it made them (NULL: none made, the f32 values are
+ * valid). 1 when the task was made, 0 when the caller computes it. */
+static int wgrad_deferred(mt_model *m, mt_mm *mm, mt_layer *L, const mt_real *dz, int B) {
 #ifndef MT_DOUBLE
-/* bf16: gw += x^T dz as a task on the running thread's backend wg_mm[k] (mt_model.defer_wgrad),
- * reading the lane's bf16 copies x16 / z16 where it made them */
-static void wgrad_task(mt_model *m, mt_real *gw, const mt_real *x, const uint16_t *x16,
-                       const mt_real *dz, const uint16_t *z16, int K, int N, int B) {
+    if (!m->defer_wgrad) return 0;
+    mt_real *gw = G(m, L->W);
+    const mt_real *x = L->x;
+    int K = L->in, N = L->out;
+    if (mt_mm_wgrad_direct(mm)) {
+        float *const *pack = m->wg_pack;
+#pragma omp task firstprivate(gw, pack, x, dz, K, N, B)
+        mt_mm_wgrad_avx512(K, N, B, x, dz, 1, gw, N, pack[omp_get_thread_num() & 1]);
+        return 1;
+    }
+    if (!m->wg_mm[0] || !mt_mm_uses_bf16(mm)) return 0;
+    const uint16_t *x16 = mt_mm_bf16_copy(mm, x, (size_t)B * K);
+    const uint16_t *z16 = mt_mm_bf16_copy(mm, dz, (size_t)B * N);
 #pragma omp task firstprivate(m, gw, x, x16, dz, z16, K, N, B)
     {
         int k = omp_get_thread_num() & 1;
@@ -75,8 +90,12 @@ static void wgrad_task(mt_model *m, mt_real *gw, const mt_real *x, const uint16_
             s = mt_mm_gemm_ex(w, 1, 0, K, N, B, x, dz, 1, gw, MT_MM_STABLE_A | MT_MM_STABLE_B);
         if (s != MTREC_OK && m->wg_status[k] == MTREC_OK) m->wg_status[k] = s;
     }
-}
+    return 1;
+#else
+    (void)m, (void)mm, (void)L, (void)dz, (void)B;
+    return 0;
 #endif
+}
 
 /* dh (complete: written or accumulated by its consumers) -> parameter grads and dx. One fused
  * pass turns dh into dz in place (dropout mask, activation derivative, BN backward, bias
@@ -92,27 +111,8 @@ static mtrec_status layer_backward(mt_model *m, mt_mm *mm, mt_layer *L, int B, i
                               L->out, L->act);
     } else
         mt_act_bias_backward(dz, G(m, L->b), L->dh, L->mask, L->z, L->act_out, B, L->out, L->act);
-#ifndef MT_DOUBLE
-    if (m->defer_wgrad && mt_mm_wgrad_direct(mm)) {  /* see mt_model.defer_wgrad */
-        float *gw = G(m, L->W), *const *pack = m->wg_pack;
-        const float *x = L->x;
-        int K = L->in, N = L->out;
-#pragma omp task firstprivate(gw, pack, x, dz, K, N, B)
-        mt_mm_wgrad_avx512(K, N, B, x, dz, 1, gw, N, pack[omp_get_thread_num() & 1]);
-        return mt_dense_backward_ex(mm, L->dx, dx_acc, NULL, NULL, dz, L->x, P(m, L->W), B, L->in,
-                                    L->out, 1);
-    }
-    if (m->defer_wgrad && m->wg_mm[0] && mt_mm_uses_bf16(mm)) {
-        /* this lane's bf16 copies of X and dz (NULL: none made, the f32 values are valid) */
-        const uint16_t *x16 = mt_mm_bf16_copy(mm, L->x, (size_t)B * L->in);
-        const uint16_t *z16 = mt_mm_bf16_copy(mm, dz, (size_t)B * L->out);
-        wgrad_task(m, G(m, L->W), L->x, x16, dz, z16, L->in, L->out, B);
-        return mt_dense_backward_ex(mm, L->dx, dx_acc, NULL, NULL, dz, L->x, P(m, L->W), B, L->in,
-                                    L->out, 1);
-    }
-#endif
-    return mt_dense_backward_ex(mm, L->dx, dx_acc, G(m, L->W), NULL, dz, L->x, P(m, L->W), B, L->in,
-                                L->out, 1);
+    mt_real *dW = wgrad_deferred(m, mm, L, dz, B) ? NULL : G(m, L->W);
+    return mt_dense_backward_ex(mm, L->dx, dx_acc, dW, NULL, dz, L->x, P(m, L->W), B, L->in, L->out, 1);
 }
 
 static mtrec_status mlp_forward(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int training, mt_err *e) {

@@ -247,7 +247,7 @@ static void mm_update_name(mt_mm *m) {
 }
 
 /* (here, not in gemm_wgrad_avx512.c: that file is compiled for AVX-512) */
-int mt_mm_wgrad_avx512_ok(void) {
+static int mm_wgrad_avx512_ok(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
 }
@@ -257,7 +257,7 @@ static int wgrad_sel = -1;
 
 int mt_mm_wgrad_kernel(int set) {
     /* MTREC_WGRAD_AVX512=0 keeps oneDNN (to compare); set: tests */
-    return mt_switch(&wgrad_sel, set, "MTREC_WGRAD_AVX512", mt_mm_wgrad_avx512_ok);
+    return mt_switch(&wgrad_sel, set, "MTREC_WGRAD_AVX512", mm_wgrad_avx512_ok);
 }
 
 /* The CPU can run bf16 products fast only with AMX: measured on this workplace's machines
@@ -336,7 +336,7 @@ static mtrec_status mm_wgrad(mt_mm *m, int M, int N, int K, const mt_real *X, co
     size_t need = mt_mm_wgrad_pack_floats(N);
     if (need > m->wg_pack_n) {  /* grown when a wider product first comes, never per call */
         free(m->wg_pack);
-        m->wg_pack = aligned_alloc(64, need * sizeof(float));
+        m->wg_pack = mt_alloc_aligned(need * sizeof(float));
         m->wg_pack_n = m->wg_pack ? need : 0;
         if (!m->wg_pack) {
             snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory");

@@ -80,11 +80,11 @@ const uint16_t *mt_mm_bf16_copy(const mt_mm *m, const mt_real *src, size_t n);
 void mt_mm_new_step(mt_mm *m);
 /* gemm_wgrad_avx512.c (float build): C (+)= X^T dZ, X [K, M], dZ [K, N] row-major and
  * contiguous, C [M, N] row-major with leading dimension ldc >= N; beta 0 or 1; pack holds
- * mt_mm_wgrad_pack_floats(N) floats, 64-byte aligned. Only where mt_mm_wgrad_avx512_ok() (the CPU has AVX-512F). */
+ * mt_mm_wgrad_pack_floats(N) floats, 64-byte aligned. Only where mt_mm_wgrad_kernel(-1) says
+ * the CPU has AVX-512F (or mt_mm_wgrad_direct of a backend). */
 size_t mt_mm_wgrad_pack_floats(int N);
 void mt_mm_wgrad_avx512(int M, int N, int K, const float *X, const float *dZ, int beta,
                         float *C, int ldc, float *pack);
-int mt_mm_wgrad_avx512_ok(void);
 /* Whether mt_mm objects created from now on send fp32 products with a transposed A and a
  * plain B (C (+)= A^T B: the weight gradients) to mt_mm_wgrad_avx512: -1 asks (the first
  * call decides: yes where the CPU has AVX-512, unless MTREC_WGRAD_AVX512=0), 0/1 sets it
