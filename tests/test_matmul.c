@@ -66,9 +66,12 @@ static int run_case(mt_mm *m, mt_rng *r, int ta, int tb, int M, int N, int K, in
 }
 
 /* {25, 97, 130}: as a weight gradient (ta=1), a tail in every loop of mt_mm_wgrad_avx512
- * (rows of 12, panels of 32 columns, batch chunks of 64) */
-static const int shapes[][3] = {{1, 1, 1},        {3, 5, 7},  {17, 33, 65},
-                                {1024, 512, 256}, {64, 1, 9}, {25, 97, 130}};
+ * (rows of 12, panels of 32 columns, batch chunks of 64). With a plain A (ta=0), from 32 rows
+ * on, mt_mm_fwd_avx512 on a one-thread backend: {37, 45, 300} has a row tile of 1 and a
+ * panel of 13 columns (two vectors, the second masked), {100, 7, 1} a single masked vector
+ * and K = 1, {1024, 512, 256} rows far past the prefetch distance. */
+static const int shapes[][3] = {{1, 1, 1},        {3, 5, 7},  {17, 33, 65},    {1024, 512, 256},
+                                {64, 1, 9},       {25, 97, 130}, {37, 45, 300}, {100, 7, 1}};
 
 static void sweep(int threads, int bf16, double rel) {
     mt_mm *m = NULL;
@@ -100,12 +103,13 @@ static void test_fp32_2threads(void) { sweep(2, 0, 1e-6 + 256 * 6e-8); }
 /* mt_mm_gemm_ld: a product into a block (columns 5..5+N) of a wider matrix, written (beta 0)
  * or accumulated (beta 1); the elements around the block are untouched. Every transpose
  * combination (ta=1, tb=0 on the AVX-512 weight-gradient kernel where the CPU has it); a
- * row stride below N is refused. */
+ * row stride below N is refused. The plain-A products (ta=0) run on the AVX-512
+ * forward/input-gradient kernel where the CPU has it (41 rows: three tiles of 12 and 5). */
 static void test_gemm_ld_block(void) {
     mt_mm *m = NULL;
     CHECK(mt_mm_create(1, 0, &m, NULL) == MTREC_OK);
     if (!m) return;
-    enum { M = 29, N = 45, K = 150, LD = 60, C0 = 5 };
+    enum { M = 41, N = 45, K = 150, LD = 60, C0 = 5 };
     float *A = malloc(sizeof(float) * M * K), *Bm = malloc(sizeof(float) * K * N);
     float *C = malloc(sizeof(float) * M * LD), *R = malloc(sizeof(float) * M * LD);
     mt_rng r;
@@ -153,6 +157,68 @@ static void test_fp32_wgrad_kernel_off(void) {
     test_gemm_ld_block();  /* the block products on oneDNN too */
     mt_mm_wgrad_kernel(had);
     CHECK(mt_mm_wgrad_kernel(-1) == had);
+}
+
+/* mt_mm_gemm_epilogue on a one-thread backend against double loops: with a bias only (the
+ * training forward: the AVX-512 forward kernel where the CPU has it), without one, and with
+ * scale, shift and relu (oneDNN's post-ops). Shapes with tails in the kernel's rows and
+ * panels, and one below its 32 rows. */
+static void test_epilogue_bias(void) {
+    mt_mm *m = NULL;
+    CHECK(mt_mm_create(1, 0, &m, NULL) == MTREC_OK);
+    if (!m) return;
+    static const int sh[][3] = {{37, 45, 300}, {1024, 96, 128}, {64, 7, 5}, {20, 33, 17}};
+    mt_rng r;
+    mt_rng_seed(&r, 11);
+    for (size_t s = 0; s < MT_ARRAY_LEN(sh); s++) {
+        const int M = sh[s][0], N = sh[s][1], K = sh[s][2];
+        float *A = malloc(sizeof(float) * M * K), *Bm = malloc(sizeof(float) * K * N);
+        float *C = malloc(sizeof(float) * M * N), *v = malloc(sizeof(float) * 3 * N);
+        fill(&r, A, (size_t)M * K);
+        fill(&r, Bm, (size_t)K * N);
+        fill(&r, v, (size_t)3 * N);
+        for (int mode = 0; mode < 3; mode++) {  /* 0 bias, 1 none, 2 bias scale shift relu */
+            const float *bias = mode == 1 ? NULL : v, *scale = mode == 2 ? v + N : NULL;
+            const float *shift = mode == 2 ? v + 2 * N : NULL;
+            mt_activation act = mode == 2 ? MT_ACT_RELU : MT_ACT_LINEAR;
+            fill(&r, C, (size_t)M * N);  /* written over, never read */
+            CHECK(mt_mm_gemm_epilogue(m, M, N, K, A, Bm, bias, scale, shift, act, C, 0) == MTREC_OK);
+            int bad = 0;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double mag, ref = ref_elem(0, 0, M, N, K, A, Bm, 0, NULL, i, j, &mag);
+                    if (bias) ref += bias[j], mag += fabs(bias[j]);
+                    if (scale) ref *= scale[j], mag *= fabs(scale[j]);
+                    if (shift) ref += shift[j], mag += fabs(shift[j]);
+                    if (act == MT_ACT_RELU && ref < 0) ref = 0;
+                    bad += !(fabs(C[(size_t)i * N + j] - ref) <= 2e-5 * mag + 1e-6);
+                }
+            CHECK_MSG(bad == 0, "%dx%dx%d mode %d: %d elements off", M, N, K, mode, bad);
+        }
+        free(A); free(Bm); free(C); free(v);
+    }
+    mt_mm_free(m);
+}
+
+/* The same sweep, the block products and the epilogue products with the plain-A products on
+ * oneDNN instead of the hand-written AVX-512 forward/input-gradient kernel, and the backend's
+ * name saying which one runs. */
+static void test_fp32_fwd_kernel_off(void) {
+    int had = mt_mm_fwd_kernel(-1);
+    mt_mm *m = NULL;
+    CHECK(mt_mm_create(1, 0, &m, NULL) == MTREC_OK);
+    if (m) {
+        CHECK_MSG((strstr(mt_mm_backend_name(m), "forward/input-gradient") != NULL) == had,
+                  "name '%s', kernel %d", mt_mm_backend_name(m), had);
+        mt_mm_free(m);
+    }
+    if (!had) printf("# this CPU has no AVX-512: the forward products always run on oneDNN\n");
+    CHECK(mt_mm_fwd_kernel(0) == 0);
+    sweep(1, 0, 1e-6 + 256 * 6e-8);
+    test_gemm_ld_block();
+    test_epilogue_bias();
+    mt_mm_fwd_kernel(had);
+    CHECK(mt_mm_fwd_kernel(-1) == had);
 }
 
 /* 1 if /proc/cpuinfo lists amx_bf16 (then the kernel lets oneDNN use AMX on Linux). */
@@ -366,6 +432,8 @@ int main(void) {
     RUN(test_fp32_2threads);
     RUN(test_gemm_ld_block);
     RUN(test_fp32_wgrad_kernel_off);
+    RUN(test_epilogue_bias);
+    RUN(test_fp32_fwd_kernel_off);
     RUN(test_bf16);
     RUN(test_bf16_stable_and_const);
     RUN(test_bf16_slot_and_alias);

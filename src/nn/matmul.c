@@ -119,6 +119,7 @@ mtrec_status mt_mm_gemm_ex(mt_mm *m, int ta, int tb, int M, int N, int K, const 
 }
 int mt_mm_uses_bf16(const mt_mm *m) { (void)m; return 0; }
 int mt_mm_wgrad_kernel(int set) { (void)set; return 0; }
+int mt_mm_fwd_kernel(int set) { (void)set; return 0; }
 int mt_mm_wgrad_direct(const mt_mm *m) { (void)m; return 0; }
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
 const char *mt_mm_last_error(const mt_mm *m) { return m ? m->msg : ""; }
@@ -216,6 +217,9 @@ struct mt_mm {
     int wgrad;                  /* fp32 X^T dZ products by mt_mm_wgrad_avx512 */
     float *wg_pack;             /* its packed panels of dZ */
     size_t wg_pack_n;
+    int fwd;                    /* fp32 A op(B) (+ bias) products by mt_mm_fwd_avx512 */
+    float *fw_pack;             /* its packed panels of op(B) */
+    size_t fw_pack_n;
     char name[MM_NAME_MAX];
     char msg[MM_MSG_MAX];
 };
@@ -241,12 +245,13 @@ static mtrec_status mm_dnnl_fail(mt_mm *m, const char *what, dnnl_status_t s) {
 
 static void mm_update_name(mt_mm *m) {
     const dnnl_version_t *v = dnnl_version();
-    snprintf(m->name, sizeof m->name, "oneDNN %d.%d.%d %s (%s)%s", v->major, v->minor, v->patch,
+    snprintf(m->name, sizeof m->name, "oneDNN %d.%d.%d %s (%s)%s%s", v->major, v->minor, v->patch,
              m->bf16 ? "bf16" : "fp32", m->largest_impl ? m->largest_impl : "no product yet",
-             m->wgrad ? " + AVX-512 weight-gradient kernel" : "");
+             m->wgrad ? " + AVX-512 weight-gradient kernel" : "",
+             m->fwd ? " + AVX-512 forward/input-gradient kernel" : "");
 }
 
-/* (here, not in gemm_wgrad_avx512.c: that file is compiled for AVX-512) */
+/* (here, not in gemm_wgrad_avx512.c / gemm_fwd_avx512.c: those are compiled for AVX-512) */
 static int mm_wgrad_avx512_ok(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
@@ -258,6 +263,14 @@ static int wgrad_sel = -1;
 int mt_mm_wgrad_kernel(int set) {
     /* MTREC_WGRAD_AVX512=0 keeps oneDNN (to compare); set: tests */
     return mt_switch(&wgrad_sel, set, "MTREC_WGRAD_AVX512", mm_wgrad_avx512_ok);
+}
+
+/* -1: not decided yet; 0: oneDNN for every product; 1: mt_mm_fwd_avx512 for fp32 A op(B) */
+static int fwd_sel = -1;
+
+int mt_mm_fwd_kernel(int set) {
+    /* MTREC_FWD_AVX512=0 keeps oneDNN (to compare); set: tests */
+    return mt_switch(&fwd_sel, set, "MTREC_FWD_AVX512", mm_wgrad_avx512_ok);
 }
 
 /* The CPU can run bf16 products fast only with AMX: measured on this workplace's machines
@@ -289,6 +302,7 @@ mtrec_status mt_mm_create(int threads, int bf16, mt_mm **out, mt_err *e) {
     }
     m->bf16 = bf16 && mm_cpu_has_amx();
     m->wgrad = !m->bf16 && mt_mm_wgrad_kernel(-1);
+    m->fwd = !m->bf16 && mt_mm_fwd_kernel(-1);
     mm_update_name(m);
     *out = m;
     return MTREC_OK;
@@ -322,6 +336,7 @@ void mt_mm_free(mt_mm *m) {
         if (!m->cvt[i].ext) free(m->cvt[i].buf);
     free(m->cvt);
     free(m->wg_pack);
+    free(m->fw_pack);
     if (m->strm) dnnl_stream_destroy(m->strm);
     if (m->eng) dnnl_engine_destroy(m->eng);
     free(m);
@@ -344,6 +359,34 @@ static mtrec_status mm_wgrad(mt_mm *m, int M, int N, int K, const mt_real *X, co
         }
     }
     mt_mm_wgrad_avx512(M, N, K, X, dZ, beta, C, ldc, m->wg_pack);
+    return MTREC_OK;
+}
+
+/* Whether mt_mm_fwd_avx512 takes this plain-A product: it runs on one thread, so only where
+ * oneDNN would run it on one too (a one-thread backend, a product below the serial
+ * threshold, or a call from inside a parallel region, where a nested one gets one thread:
+ * the towers' heads in dbmtl.c towers_graph), and not for a handful of rows (serving), where
+ * packing B would dominate. */
+static int mm_fwd_takes(const mt_mm *m, int M, int N, int K) {
+    return m->fwd && M >= 32 &&
+           (m->threads == 1 || 2.0 * M * N * K < mm_serial_flops(m) ||
+            omp_get_active_level() >= omp_get_max_active_levels());
+}
+
+/* C = A op(B) (+ bias) (+ C) by mt_mm_fwd_avx512 with this mt_mm's packing buffer (K > 0) */
+static mtrec_status mm_fwd(mt_mm *m, int tb, int M, int N, int K, const mt_real *A,
+                           const mt_real *B, const mt_real *bias, int beta, mt_real *C, int ldc) {
+    size_t need = mt_mm_fwd_pack_floats(K, N);
+    if (need > m->fw_pack_n) {  /* grown when a larger B first comes, never per call */
+        free(m->fw_pack);
+        m->fw_pack = mt_alloc_aligned(need * sizeof(float));
+        m->fw_pack_n = m->fw_pack ? need : 0;
+        if (!m->fw_pack) {
+            snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory");
+            return MTREC_ERR_NOMEM;
+        }
+    }
+    mt_mm_fwd_avx512(tb, M, N, K, A, B, bias, beta, C, ldc, m->fw_pack);
     return MTREC_OK;
 }
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
@@ -692,6 +735,7 @@ mtrec_status mt_mm_gemm_ld(mt_mm *m, int ta, int tb, int M, int N, int K, const 
         return MTREC_OK;
     }
     if (ta && !tb && m->wgrad) return mm_wgrad(m, M, N, K, A, B, beta != 0, C, ldc);
+    if (!ta && mm_fwd_takes(m, M, N, K)) return mm_fwd(m, tb, M, N, K, A, B, NULL, beta != 0, C, ldc);
     mm_key k = {.ta = ta != 0, .tb = tb != 0, .M = M, .N = N, .K = K, .beta = beta != 0, .ldc = ldc};
     return mm_run(m, &k, A, B, NULL, NULL, NULL, C, stable);
 }
@@ -715,6 +759,8 @@ mtrec_status mt_mm_gemm_epilogue(mt_mm *m, int M, int N, int K, const mt_real *A
         memset(C, 0, (size_t)M * N * sizeof *C);
         return mt_mm_epilogue_ref(C, M, N, bias, scale, shift, act);
     }
+    if (!scale && !shift && act == MT_ACT_LINEAR && mm_fwd_takes(m, M, N, K))
+        return mm_fwd(m, 0, M, N, K, A, B, bias, 0, C, N);
     mm_key k = {.M = M, .N = N, .K = K, .ldc = N, .bias = bias != NULL, .scale = scale != NULL,
                 .shift = shift != NULL, .act = act != MT_ACT_LINEAR,
                 .alpha = act == MT_ACT_LEAKY_RELU ? 0.2f : 0.0f};

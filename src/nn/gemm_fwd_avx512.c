@@ -1,0 +1,182 @@
+/* gemm_fwd_avx512.c: the fp32 products of a dense layer with a plain (row-major) A,
+ * C (+)= A op(B) (+ bias): the forward z = x W + b (op(B) = W) and the input gradient
+ * dx (+)= dz W^T (op(B) = W^T), hand-written for AVX-512 and compiled under -march=x86-64-v4
+ * (the Makefile's ISA_FLAGS for this file); matmul.c sends such products here where the CPU
+ * has AVX-512 (mt_mm_fwd_kernel) and the product runs on one thread, oneDNN's matmul
+ * otherwise.
+ *
+ * Why by hand: in training, A and C come from far away: x and dz were written a layer
+ * earlier but C (z, dx) was last touched a step ago, and on this guest one core reads L3 at
+ * ~26 GB/s. With operands that cold (a microbenchmark touching 160 MB between calls), oneDNN
+ * 2.6 ran the live5 shapes at 60-160 GFLOP/s (60-75 for the narrow N = 32 and K = 32 ones),
+ * the same as inside the model; this kernel, which asks for the lines of the tile two tiles
+ * ahead while it computes (prefetcht0; prefetchw for C measured the same), at 115-170
+ * GFLOP/s: 1.2x over the 15 shapes, up to 2x on the narrow ones (bench/README.md,
+ * "Forward and input-gradient products by hand"). With hot operands it is ~5% slower than
+ * oneDNN, which is not the case in a training step.
+ *
+ * The loop: op(B) is packed once per call into panels of 32 columns ([K][32] each, zero
+ * padded past N; a transposed B through gathers); then for each 12-row tile of A (its
+ * 12 x K block stays in L1) every panel in turn: a 12 x 32 register tile (24 accumulators)
+ * of broadcast FMAs over the whole K, then + bias, (+ C), stored. No K blocking: a panel is
+ * K x 128 bytes and is read from L2 when it does not fit L1.
+ *
+ * Summation order: each C element sums k = 0..K-1 in order in one register, then adds the
+ * bias, then C (beta 1): fixed by the shape alone (not by threads or timing). Absent from the
+ * double build (gradient tests use the reference loops). */
+#ifndef MT_DOUBLE
+#include "nn/nn.h"
+
+#include <immintrin.h>
+#include <stddef.h>
+
+#define FW_NR 32 /* columns of a panel: two 16-lane vectors */
+#define FW_MR 12 /* rows of A per register tile */
+#define FW_PFD 2 /* tiles ahead whose A and C lines are prefetched */
+
+/* Prefetch cursors: the lines [a, a_end) of A and [c, c_end) of C still to ask for. */
+typedef struct fw_pf {
+    const char *a, *a_end;
+    const char *c, *c_end;
+} fw_pf;
+
+/* One MR x 32 tile: c[r][0..32) = bias + sum over k of a[r*lda + k] * bp[k][..] (+ c). The
+ * rows of A are addressed from four bases three rows apart with the row stride as index
+ * (base + s, base + 2s), so the twelve broadcasts need five registers; each k step also asks
+ * for one line of the tiles ahead in A and one in C. */
+#define FW_ROW(r, base, o)                                               \
+    if (r < rows) {                                                        \
+        const __m512 av = _mm512_set1_ps(base[o]);                       \
+        c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);                          \
+        c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);                          \
+    }
+#define FW_STORE(r)                                                                            \
+    if (r < rows) {                                                                              \
+        float *cr = c + (ptrdiff_t)r * ldc;                                                    \
+        c0[r] = _mm512_add_ps(c0[r], bias0);                                                   \
+        c1[r] = _mm512_add_ps(c1[r], bias1);                                                   \
+        if (acc) {                                                                             \
+            c0[r] = _mm512_add_ps(c0[r], _mm512_maskz_loadu_ps(m0, cr));                       \
+            c1[r] = _mm512_add_ps(c1[r], _mm512_maskz_loadu_ps(m1, cr + 16));                  \
+        }                                                                                      \
+        _mm512_mask_storeu_ps(cr, m0, c0[r]);                                                  \
+        _mm512_mask_storeu_ps(cr + 16, m1, c1[r]);                                             \
+    }
+#define FW_TILE(MR)                                                                            \
+    static void fw_tile_##MR(int K, const float *a, ptrdiff_t s, const float *bp, __m512 bias0, \
+                             __m512 bias1, float *c, ptrdiff_t ldc, int acc, __mmask16 m0,     \
+                             __mmask16 m1, fw_pf *pf) {                                        \
+        enum { rows = MR };                                                                    \
+        __m512 c0[FW_MR], c1[FW_MR];                                                           \
+        _Pragma("GCC unroll 16") for (int r = 0; r < FW_MR; r++) {                             \
+            c0[r] = _mm512_setzero_ps();                                                       \
+            c1[r] = _mm512_setzero_ps();                                                       \
+        }                                                                                      \
+        const float *a0 = a, *a3 = a + 3 * s, *a6 = a + 6 * s, *a9 = a + 9 * s;                \
+        const char *pa = pf->a, *pa_end = pf->a_end;                                           \
+        const char *pc = pf->c, *pc_end = pf->c_end;                                                 \
+        for (int k = 0; k < K; k++) {                                                          \
+            const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);                \
+            bp += FW_NR;                                                                       \
+            FW_ROW(0, a0, 0) FW_ROW(1, a0, s) FW_ROW(2, a0, 2 * s)                             \
+            FW_ROW(3, a3, 0) FW_ROW(4, a3, s) FW_ROW(5, a3, 2 * s)                             \
+            FW_ROW(6, a6, 0) FW_ROW(7, a6, s) FW_ROW(8, a6, 2 * s)                             \
+            FW_ROW(9, a9, 0) FW_ROW(10, a9, s) FW_ROW(11, a9, 2 * s)                           \
+            a0++, a3++, a6++, a9++;                                                            \
+            if (pa < pa_end) {                                                                 \
+                _mm_prefetch(pa, _MM_HINT_T0);                                                 \
+                pa += 64;                                                                      \
+            }                                                                                  \
+            if (pc < pc_end) {                                                                 \
+                _mm_prefetch(pc, _MM_HINT_T0);                                                 \
+                pc += 64;                                                                      \
+            }                                                                                  \
+        }                                                                                      \
+        pf->a = pa, pf->c = pc;                                                                \
+        FW_STORE(0) FW_STORE(1) FW_STORE(2) FW_STORE(3) FW_STORE(4) FW_STORE(5)                \
+        FW_STORE(6) FW_STORE(7) FW_STORE(8) FW_STORE(9) FW_STORE(10) FW_STORE(11)              \
+    }
+FW_TILE(1) FW_TILE(2) FW_TILE(3) FW_TILE(4) FW_TILE(5) FW_TILE(6)
+FW_TILE(7) FW_TILE(8) FW_TILE(9) FW_TILE(10) FW_TILE(11) FW_TILE(12)
+
+typedef void (*fw_tile_fn)(int, const float *, ptrdiff_t, const float *, __m512, __m512, float *,
+                           ptrdiff_t, int, __mmask16, __mmask16, fw_pf *);
+static const fw_tile_fn fw_tiles[FW_MR + 1] = {
+    NULL,      fw_tile_1, fw_tile_2, fw_tile_3,  fw_tile_4,  fw_tile_5, fw_tile_6,
+    fw_tile_7, fw_tile_8, fw_tile_9, fw_tile_10, fw_tile_11, fw_tile_12};
+
+static __mmask16 fw_mask(int n) {
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
+
+size_t mt_mm_fwd_pack_floats(int K, int N) {
+    return (size_t)K * FW_NR * (size_t)((N + FW_NR - 1) / FW_NR);
+}
+
+/* Panel p of op(B): rows k = 0..K-1 of columns 32p..32p+32, zero past N. op(B)[k][j] is
+ * B[k*N + j] (tb 0: contiguous loads) or B[j*K + k] (tb 1: a gather down B's rows). */
+static void fw_pack(int tb, int N, int K, const float *B, float *pack) {
+    const int np = (N + FW_NR - 1) / FW_NR;
+    if (!tb) {
+        for (int k = 0; k < K; k++) {
+            const float *src = B + (ptrdiff_t)k * N;
+            for (int p = 0; p < np; p++) {
+                float *d = pack + ((ptrdiff_t)p * K + k) * FW_NR;
+                const int nw = N - p * FW_NR;
+                _mm512_store_ps(d, _mm512_maskz_loadu_ps(fw_mask(nw), src + p * FW_NR));
+                _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(fw_mask(nw - 16), src + p * FW_NR + 16));
+            }
+        }
+        return;
+    }
+    const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                            _mm512_set1_epi32(K));
+    for (int p = 0; p < np; p++) {
+        const int nw = N - p * FW_NR;
+        const __mmask16 m0 = fw_mask(nw), m1 = fw_mask(nw - 16);
+        const float *src0 = B + (ptrdiff_t)p * FW_NR * K, *src1 = src0 + (ptrdiff_t)16 * K;
+        float *d = pack + (ptrdiff_t)p * K * FW_NR;
+        for (int k = 0; k < K; k++, d += FW_NR) {
+            _mm512_store_ps(d, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, rows, src0 + k, 4));
+            _mm512_store_ps(d + 16, m1 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, rows, src1 + k, 4)
+                                       : _mm512_setzero_ps());
+        }
+    }
+}
+
+void mt_mm_fwd_avx512(int tb, int M, int N, int K, const float *A, const float *B,
+                      const float *bias, int beta, float *C, int ldc, float *pack) {
+    const int np = (N + FW_NR - 1) / FW_NR;
+    fw_pack(tb, N, K, B, pack);
+    /* the prefetch cursors run FW_PFD tiles ahead of the tile being computed (C only when
+     * its rows are contiguous: ldc == N) */
+    const char *a_all_end = (const char *)(A + (ptrdiff_t)M * K);
+    const char *c_all_end = (const char *)(C + (ptrdiff_t)M * ldc);
+    fw_pf pf = {(const char *)(A + (ptrdiff_t)FW_PFD * FW_MR * K), NULL,
+                ldc == N ? (const char *)(C + (ptrdiff_t)FW_PFD * FW_MR * ldc) : NULL, NULL};
+    for (int i0 = 0; i0 < M; i0 += FW_MR) {
+        const int mr = M - i0 < FW_MR ? M - i0 : FW_MR;
+        /* this tile's share: the lines of tile i0 / 12 + FW_PFD */
+        const ptrdiff_t ahead = (ptrdiff_t)i0 + (FW_PFD + 1) * FW_MR;
+        pf.a_end = ahead < M ? (const char *)(A + ahead * K) : a_all_end;
+        if (pf.a > pf.a_end) pf.a = pf.a_end;
+        if (ldc == N) {
+            pf.c_end = ahead < M ? (const char *)(C + ahead * ldc) : c_all_end;
+            if (pf.c > pf.c_end) pf.c = pf.c_end;
+        } else {
+            pf.c = pf.c_end = NULL;
+        }
+        const float *a = A + (ptrdiff_t)i0 * K;
+        for (int p = 0; p < np; p++) {
+            const int nw = N - p * FW_NR;
+            const __mmask16 m0 = fw_mask(nw), m1 = fw_mask(nw - 16);
+            const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias + p * FW_NR) : _mm512_setzero_ps();
+            const __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + p * FW_NR + 16) : _mm512_setzero_ps();
+            fw_tiles[mr](K, a, K, pack + (ptrdiff_t)p * K * FW_NR, bias0, bias1,
+                         C + (ptrdiff_t)i0 * ldc + p * FW_NR, ldc, beta, m0, m1, &pf);
+        }
+    }
+}
+#else
+typedef int mt_gemm_fwd_avx512_unused; /* (a translation unit must not be empty) */
+#endif
