@@ -67,11 +67,13 @@ static int run_case(mt_mm *m, mt_rng *r, int ta, int tb, int M, int N, int K, in
 
 /* {25, 97, 130}: as a weight gradient (ta=1), a tail in every loop of mt_mm_wgrad_avx512
  * (rows of 12, panels of 32 columns, batch chunks of 64). With a plain A (ta=0), from 32 rows
- * on, mt_mm_fwd_avx512 on a one-thread backend: {37, 45, 300} has a row tile of 1 and a
- * panel of 13 columns (two vectors, the second masked), {100, 7, 1} a single masked vector
- * and K = 1, {1024, 512, 256} rows far past the prefetch distance. */
-static const int shapes[][3] = {{1, 1, 1},        {3, 5, 7},  {17, 33, 65},    {1024, 512, 256},
-                                {64, 1, 9},       {25, 97, 130}, {37, 45, 300}, {100, 7, 1}};
+ * on, 16 columns on and a packed B up to 512 KB, mt_mm_fwd_avx512 on a one-thread backend:
+ * {37, 45, 300} has a row tile of 1 and a panel of 13 columns (two vectors, the second
+ * masked), {100, 20, 1} K = 1 and a panel of 20, {1024, 512, 256} the largest B it takes and
+ * rows far past the prefetch distance; {64, 600, 300} is over its B limit (oneDNN). */
+static const int shapes[][3] = {{1, 1, 1},     {3, 5, 7},       {17, 33, 65},
+                                {1024, 512, 256}, {64, 1, 9},   {25, 97, 130},
+                                {37, 45, 300},  {100, 20, 1},   {64, 600, 300}};
 
 static void sweep(int threads, int bf16, double rel) {
     mt_mm *m = NULL;

@@ -365,10 +365,13 @@ static mtrec_status mm_wgrad(mt_mm *m, int M, int N, int K, const mt_real *X, co
 /* Whether mt_mm_fwd_avx512 takes this plain-A product: it runs on one thread, so only where
  * oneDNN would run it on one too (a one-thread backend, a product below the serial
  * threshold, or a call from inside a parallel region, where a nested one gets one thread:
- * the towers' heads in dbmtl.c towers_graph), and not for a handful of rows (serving), where
- * packing B would dominate. */
+ * the towers' heads in dbmtl.c towers_graph); not for a handful of rows (serving), where
+ * packing B would dominate, nor fewer than 16 columns (most of each vector idle). It does not
+ * block K, so only while the packed B stays in half of L2 (512 KB: K x N up to 512 x 256 or
+ * 256 x 512): with 1024 x 1024 it ran at 60-70% of oneDNN's speed (bench/README.md). */
+#define MM_FWD_MAX_PACK_FLOATS (128 * 1024)
 static int mm_fwd_takes(const mt_mm *m, int M, int N, int K) {
-    return m->fwd && M >= 32 &&
+    return m->fwd && M >= 32 && N >= 16 && mt_mm_fwd_pack_floats(K, N) <= MM_FWD_MAX_PACK_FLOATS &&
            (m->threads == 1 || 2.0 * M * N * K < mm_serial_flops(m) ||
             omp_get_active_level() >= omp_get_max_active_levels());
 }
