@@ -25,10 +25,8 @@
  * bias, then C (beta 1): fixed by the shape alone (not by threads or timing). Absent from the
  * double build (gradient tests use the reference loops). */
 #ifndef MT_DOUBLE
+#include "nn/gemm_avx512.h"
 #include "nn/nn.h"
-
-#include <immintrin.h>
-#include <stddef.h>
 
 #define FW_NR 32 /* columns of a panel: two 16-lane vectors */
 #define FW_MR 12 /* rows of A per register tile */
@@ -45,23 +43,15 @@ typedef struct fw_pf {
  * (base + s, base + 2s), so the twelve broadcasts need five registers; each k step also asks
  * for one line of the tiles ahead in A and one in C. */
 #define FW_ROW(r, base, o)                                               \
-    if (r < rows) {                                                        \
+    if (r < rows) {                                                      \
         const __m512 av = _mm512_set1_ps(base[o]);                       \
         c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);                          \
         c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);                          \
     }
-#define FW_STORE(r)                                                                            \
-    if (r < rows) {                                                                              \
-        float *cr = c + (ptrdiff_t)r * ldc;                                                    \
-        c0[r] = _mm512_add_ps(c0[r], bias0);                                                   \
-        c1[r] = _mm512_add_ps(c1[r], bias1);                                                   \
-        if (acc) {                                                                             \
-            c0[r] = _mm512_add_ps(c0[r], _mm512_maskz_loadu_ps(m0, cr));                       \
-            c1[r] = _mm512_add_ps(c1[r], _mm512_maskz_loadu_ps(m1, cr + 16));                  \
-        }                                                                                      \
-        _mm512_mask_storeu_ps(cr, m0, c0[r]);                                                  \
-        _mm512_mask_storeu_ps(cr + 16, m1, c1[r]);                                             \
-    }
+#define FW_STORE(r)                                                                   \
+    if (r < rows)                                                                     \
+        gemm_store_row(c + (ptrdiff_t)r * ldc, _mm512_add_ps(c0[r], bias0),           \
+                       _mm512_add_ps(c1[r], bias1), acc, m0, m1);
 #define FW_TILE(MR)                                                                            \
     static void fw_tile_##MR(int K, const float *a, ptrdiff_t s, const float *bp, __m512 bias0, \
                              __m512 bias1, float *c, ptrdiff_t ldc, int acc, __mmask16 m0,     \
@@ -105,10 +95,6 @@ static const fw_tile_fn fw_tiles[FW_MR + 1] = {
     NULL,      fw_tile_1, fw_tile_2, fw_tile_3,  fw_tile_4,  fw_tile_5, fw_tile_6,
     fw_tile_7, fw_tile_8, fw_tile_9, fw_tile_10, fw_tile_11, fw_tile_12};
 
-static __mmask16 fw_mask(int n) {
-    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
-}
-
 size_t mt_mm_fwd_pack_floats(int K, int N) {
     return (size_t)K * FW_NR * (size_t)((N + FW_NR - 1) / FW_NR);
 }
@@ -123,8 +109,8 @@ static void fw_pack(int tb, int N, int K, const float *B, float *pack) {
             for (int p = 0; p < np; p++) {
                 float *d = pack + ((ptrdiff_t)p * K + k) * FW_NR;
                 const int nw = N - p * FW_NR;
-                _mm512_store_ps(d, _mm512_maskz_loadu_ps(fw_mask(nw), src + p * FW_NR));
-                _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(fw_mask(nw - 16), src + p * FW_NR + 16));
+                _mm512_store_ps(d, _mm512_maskz_loadu_ps(gemm_mask(nw), src + p * FW_NR));
+                _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(gemm_mask(nw - 16), src + p * FW_NR + 16));
             }
         }
         return;
@@ -133,7 +119,7 @@ static void fw_pack(int tb, int N, int K, const float *B, float *pack) {
                                             _mm512_set1_epi32(K));
     for (int p = 0; p < np; p++) {
         const int nw = N - p * FW_NR;
-        const __mmask16 m0 = fw_mask(nw), m1 = fw_mask(nw - 16);
+        const __mmask16 m0 = gemm_mask(nw), m1 = gemm_mask(nw - 16);
         const float *src0 = B + (ptrdiff_t)p * FW_NR * K, *src1 = src0 + (ptrdiff_t)16 * K;
         float *d = pack + (ptrdiff_t)p * K * FW_NR;
         for (int k = 0; k < K; k++, d += FW_NR) {
@@ -169,7 +155,7 @@ void mt_mm_fwd_avx512(int tb, int M, int N, int K, const float *A, const float *
         const float *a = A + (ptrdiff_t)i0 * K;
         for (int p = 0; p < np; p++) {
             const int nw = N - p * FW_NR;
-            const __mmask16 m0 = fw_mask(nw), m1 = fw_mask(nw - 16);
+            const __mmask16 m0 = gemm_mask(nw), m1 = gemm_mask(nw - 16);
             const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias + p * FW_NR) : _mm512_setzero_ps();
             const __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + p * FW_NR + 16) : _mm512_setzero_ps();
             fw_tiles[mr](K, a, K, pack + (ptrdiff_t)p * K * FW_NR, bias0, bias1,

@@ -18,10 +18,8 @@
  * inside one register, then added to C: fixed by the shape alone (not by threads or timing).
  * Absent from the double build (gradient tests use the reference loops). */
 #ifndef MT_DOUBLE
+#include "nn/gemm_avx512.h"
 #include "nn/nn.h"
-
-#include <immintrin.h>
-#include <stddef.h>
 
 #define WG_NR 32  /* columns of a panel: two 16-lane vectors */
 #define WG_MR 12  /* rows of X's transpose per register tile */
@@ -47,15 +45,8 @@
                 c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);                                       \
             }                                                                                \
         }                                                                                    \
-        _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) {                              \
-            float *cr = c + (ptrdiff_t)r * ldc;                                              \
-            if (acc) {                                                                       \
-                c0[r] = _mm512_add_ps(c0[r], _mm512_maskz_loadu_ps(m0, cr));                 \
-                c1[r] = _mm512_add_ps(c1[r], _mm512_maskz_loadu_ps(m1, cr + 16));            \
-            }                                                                                \
-            _mm512_mask_storeu_ps(cr, m0, c0[r]);                                            \
-            _mm512_mask_storeu_ps(cr + 16, m1, c1[r]);                                       \
-        }                                                                                    \
+        _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++)                                \
+            gemm_store_row(c + (ptrdiff_t)r * ldc, c0[r], c1[r], acc, m0, m1);               \
     }
 WG_TILE(1) WG_TILE(2) WG_TILE(3) WG_TILE(4) WG_TILE(5) WG_TILE(6)
 WG_TILE(7) WG_TILE(8) WG_TILE(9) WG_TILE(10) WG_TILE(11) WG_TILE(12)
@@ -65,8 +56,6 @@ typedef void (*wg_tile_fn)(int, const float *, ptrdiff_t, const float *, float *
 static const wg_tile_fn wg_tiles[WG_MR + 1] = {
     NULL,         wg_tile_1,  wg_tile_2,  wg_tile_3, wg_tile_4,  wg_tile_5, wg_tile_6,
     wg_tile_7,    wg_tile_8,  wg_tile_9,  wg_tile_10, wg_tile_11, wg_tile_12};
-
-static __mmask16 wg_mask(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 size_t mt_mm_wgrad_pack_floats(int N) {
     return (size_t)WG_KC * WG_NR * (size_t)((N + WG_NR - 1) / WG_NR);
@@ -84,8 +73,8 @@ void mt_mm_wgrad_avx512(int M, int N, int K, const float *X, const float *dZ, in
             for (int p = 0; p < np; p++) {
                 float *d = pack + ((ptrdiff_t)p * WG_KC + k) * WG_NR;
                 const int j0 = p * WG_NR, nw = N - j0;
-                _mm512_store_ps(d, _mm512_maskz_loadu_ps(wg_mask(nw), src + j0));
-                _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(wg_mask(nw - 16), src + j0 + 16));
+                _mm512_store_ps(d, _mm512_maskz_loadu_ps(gemm_mask(nw), src + j0));
+                _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(gemm_mask(nw - 16), src + j0 + 16));
             }
         }
         const int acc = k0 > 0 || beta;
@@ -101,7 +90,7 @@ void mt_mm_wgrad_avx512(int M, int N, int K, const float *X, const float *dZ, in
         ptrdiff_t next = 0;
         for (int p = 0; p < np; p++) {
             const int j0 = p * WG_NR, nw = N - j0;
-            const __mmask16 m0 = wg_mask(nw), m1 = wg_mask(nw - 16);
+            const __mmask16 m0 = gemm_mask(nw), m1 = gemm_mask(nw - 16);
             const float *bp = pack + (ptrdiff_t)p * WG_KC * WG_NR;
             for (int i0 = 0; i0 < M; i0 += WG_MR) {
                 const int mr = M - i0 < WG_MR ? M - i0 : WG_MR;

@@ -345,19 +345,22 @@ void mt_mm_free(mt_mm *m) {
 int mt_mm_uses_bf16(const mt_mm *m) { return m ? m->bf16 : 0; }
 int mt_mm_wgrad_direct(const mt_mm *m) { return m ? m->wgrad : 0; }
 
+/* A hand-written kernel's packing buffer *buf of *n floats, grown to need floats when a
+ * larger product first comes (never per call); 0, or -1 with m->msg set. */
+static int mm_pack_buf(mt_mm *m, float **buf, size_t *n, size_t need) {
+    if (need <= *n) return 0;
+    free(*buf);
+    *buf = mt_alloc_aligned(need * sizeof(float));
+    *n = *buf ? need : 0;
+    if (*buf) return 0;
+    snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory");
+    return -1;
+}
+
 /* C (+)= X^T dZ by mt_mm_wgrad_avx512 with this mt_mm's packing buffer (K > 0) */
 static mtrec_status mm_wgrad(mt_mm *m, int M, int N, int K, const mt_real *X, const mt_real *dZ,
                              int beta, mt_real *C, int ldc) {
-    size_t need = mt_mm_wgrad_pack_floats(N);
-    if (need > m->wg_pack_n) {  /* grown when a wider product first comes, never per call */
-        free(m->wg_pack);
-        m->wg_pack = mt_alloc_aligned(need * sizeof(float));
-        m->wg_pack_n = m->wg_pack ? need : 0;
-        if (!m->wg_pack) {
-            snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory");
-            return MTREC_ERR_NOMEM;
-        }
-    }
+    if (mm_pack_buf(m, &m->wg_pack, &m->wg_pack_n, mt_mm_wgrad_pack_floats(N))) return MTREC_ERR_NOMEM;
     mt_mm_wgrad_avx512(M, N, K, X, dZ, beta, C, ldc, m->wg_pack);
     return MTREC_OK;
 }
@@ -379,16 +382,7 @@ static int mm_fwd_takes(const mt_mm *m, int M, int N, int K) {
 /* C = A op(B) (+ bias) (+ C) by mt_mm_fwd_avx512 with this mt_mm's packing buffer (K > 0) */
 static mtrec_status mm_fwd(mt_mm *m, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, const mt_real *bias, int beta, mt_real *C, int ldc) {
-    size_t need = mt_mm_fwd_pack_floats(K, N);
-    if (need > m->fw_pack_n) {  /* grown when a larger B first comes, never per call */
-        free(m->fw_pack);
-        m->fw_pack = mt_alloc_aligned(need * sizeof(float));
-        m->fw_pack_n = m->fw_pack ? need : 0;
-        if (!m->fw_pack) {
-            snprintf(m->msg, sizeof m->msg, "mt_mm_gemm: out of memory");
-            return MTREC_ERR_NOMEM;
-        }
-    }
+    if (mm_pack_buf(m, &m->fw_pack, &m->fw_pack_n, mt_mm_fwd_pack_floats(K, N))) return MTREC_ERR_NOMEM;
     mt_mm_fwd_avx512(tb, M, N, K, A, B, bias, beta, C, ldc, m->fw_pack);
     return MTREC_OK;
 }
