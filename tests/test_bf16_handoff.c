@@ -1,7 +1,8 @@
 /* test_bf16_handoff.c: the bf16 hand-off (mt_model.bf16_handoff): BN kernels that write a
  * product's bf16 operand themselves (mt_mm_bf16_slot) must give exactly the bits of writing
  * f32 and letting the backend convert. One training forward + backward of a DBMTL model with
- * three-layer towers (inner layers hand off their outputs, every BN layer its dz), a tower
+ * three-layer towers (inner layers hand off their outputs, every BN layer its dz, the heads
+ * their relation dnn's concatenated input, with one and two parents), a tower
  * whose activation's gradient reads its output (tanh: no hand-off) and one with dropout (no
  * hand-off of the masked layers), on 1 and 2 threads, with the hand-off on and off: same
  * loss, same gradient bits. Without AMX, bf16 falls back to fp32 and the slot API must say

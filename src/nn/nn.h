@@ -268,6 +268,10 @@ void mt_zero(mt_real *x, int64_t n);
 /* dst[b, dst_off + j] = src[b, src_off + j] for j < width (strides in elements) */
 void mt_copy_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
                   int src_stride, int src_off, int B, int width);
+/* mt_copy_cols into a bf16 matrix (round to nearest even: a product's bf16 operand written
+ * through mt_mm_bf16_slot, the same bits as the backend converting the f32 copy) */
+void mt_copy_cols_bf16(uint16_t *dst16, int dst_stride, int dst_off, const mt_real *src,
+                       int src_stride, int src_off, int B, int width);
 /* dst[b, dst_off + j] += src[b, src_off + j] */
 void mt_add_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
                  int src_stride, int src_off, int B, int width);

@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include "nn/layers_internal.h" /* PAR_MIN */
+#include "nn/vecmath.h"       /* mt_bf16_from_f32 */
 
 /* ---- dropout ---------------------------------------------------------------------------- */
 
@@ -144,6 +145,19 @@ void mt_mix_backward(mt_real *dgate, mt_real *const *dexperts, const mt_real *do
 }
 
 /* ---- column copies ---------------------------------------------------------------------- */
+
+/* dst16[b, dst_off + j] = bf16(src[b, src_off + j]), j < width (round to nearest even) */
+void mt_copy_cols_bf16(uint16_t *dst16, int dst_stride, int dst_off, const mt_real *src,
+                       int src_stride, int src_off, int B, int width) {
+    if (width <= 0) return;
+#pragma omp parallel for schedule(static) if ((int64_t)B * width >= PAR_MIN)
+    for (int r = 0; r < B; r++) {
+        uint16_t *restrict d = dst16 + (size_t)r * dst_stride + dst_off;
+        const mt_real *restrict s = src + (size_t)r * src_stride + src_off;
+#pragma omp simd
+        for (int j = 0; j < width; j++) d[j] = mt_bf16_from_f32((float)s[j]);
+    }
+}
 
 /* dst[b, dst_off + j] = src[b, src_off + j], j < width */
 void mt_copy_cols(mt_real *dst, int dst_stride, int dst_off, const mt_real *src,
