@@ -246,7 +246,7 @@ static mtrec_status mm_dnnl_fail(mt_mm *m, const char *what, dnnl_status_t s) {
 static void mm_update_name(mt_mm *m) {
     const dnnl_version_t *v = dnnl_version();
     snprintf(m->name, sizeof m->name, "oneDNN %d.%d.%d %s (%s)%s%s", v->major, v->minor, v->patch,
-             m->bf16 ? "bf16" : "fp32", m->largest_impl ? m->largest_impl : "no product yet",
+             m->bf16 ? "bf16" : "fp32", m->largest_impl ? m->largest_impl : "no oneDNN product yet",
              m->wgrad ? " + AVX-512 weight-gradient kernel" : "",
              m->fwd ? " + AVX-512 forward/input-gradient kernel" : "");
 }
