@@ -138,8 +138,9 @@ void mt_mm_fwd_avx512(int tb, int M, int N, int K, const float *A, const float *
      * its rows are contiguous: ldc == N) */
     const char *a_all_end = (const char *)(A + (ptrdiff_t)M * K);
     const char *c_all_end = (const char *)(C + (ptrdiff_t)M * ldc);
-    fw_pf pf = {(const char *)(A + (ptrdiff_t)FW_PFD * FW_MR * K), NULL,
-                ldc == N ? (const char *)(C + (ptrdiff_t)FW_PFD * FW_MR * ldc) : NULL, NULL};
+    const int first = FW_PFD * FW_MR < M ? FW_PFD * FW_MR : M; /* (no pointer past the end) */
+    fw_pf pf = {(const char *)(A + (ptrdiff_t)first * K), NULL,
+                ldc == N ? (const char *)(C + (ptrdiff_t)first * ldc) : NULL, NULL};
     for (int i0 = 0; i0 < M; i0 += FW_MR) {
         const int mr = M - i0 < FW_MR ? M - i0 : FW_MR;
         /* this tile's share: the lines of tile i0 / 12 + FW_PFD */
