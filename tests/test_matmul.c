@@ -162,9 +162,10 @@ static void test_fp32_wgrad_kernel_off(void) {
 }
 
 /* mt_mm_gemm_epilogue on a one-thread backend against double loops: with a bias only (the
- * training forward: the AVX-512 forward kernel where the CPU has it), without one, and with
- * scale, shift and relu (oneDNN's post-ops). Shapes with tails in the kernel's rows and
- * panels, and one below its 32 rows. */
+ * training forward), without one, with bias, scale, shift and relu, and with scale and
+ * leaky relu (inference's folded batch norm): the AVX-512 forward kernel where the CPU has
+ * it, oneDNN's post-ops otherwise (and below the kernel's 32 rows). Shapes with tails in the
+ * kernel's rows and panels, and one below its 32 rows. */
 static void test_epilogue_bias(void) {
     mt_mm *m = NULL;
     CHECK(mt_mm_create(1, 0, &m, NULL) == MTREC_OK);
@@ -179,10 +180,11 @@ static void test_epilogue_bias(void) {
         fill(&r, A, (size_t)M * K);
         fill(&r, Bm, (size_t)K * N);
         fill(&r, v, (size_t)3 * N);
-        for (int mode = 0; mode < 3; mode++) {  /* 0 bias, 1 none, 2 bias scale shift relu */
-            const float *bias = mode == 1 ? NULL : v, *scale = mode == 2 ? v + N : NULL;
-            const float *shift = mode == 2 ? v + 2 * N : NULL;
-            mt_activation act = mode == 2 ? MT_ACT_RELU : MT_ACT_LINEAR;
+        for (int mode = 0; mode < 4; mode++) {  /* 0 bias, 1 none, 2 bias scale shift relu,
+                                                 * 3 scale leaky relu */
+            const float *bias = mode == 1 || mode == 3 ? NULL : v;
+            const float *scale = mode >= 2 ? v + N : NULL, *shift = mode == 2 ? v + 2 * N : NULL;
+            mt_activation act = mode == 2 ? MT_ACT_RELU : mode == 3 ? MT_ACT_LEAKY_RELU : MT_ACT_LINEAR;
             fill(&r, C, (size_t)M * N);  /* written over, never read */
             CHECK(mt_mm_gemm_epilogue(m, M, N, K, A, Bm, bias, scale, shift, act, C, 0) == MTREC_OK);
             int bad = 0;
@@ -193,6 +195,7 @@ static void test_epilogue_bias(void) {
                     if (scale) ref *= scale[j], mag *= fabs(scale[j]);
                     if (shift) ref += shift[j], mag += fabs(shift[j]);
                     if (act == MT_ACT_RELU && ref < 0) ref = 0;
+                    if (act == MT_ACT_LEAKY_RELU && ref < 0) ref *= 0.2, mag *= 0.2;
                     bad += !(fabs(C[(size_t)i * N + j] - ref) <= 2e-5 * mag + 1e-6);
                 }
             CHECK_MSG(bad == 0, "%dx%dx%d mode %d: %d elements off", M, N, K, mode, bad);

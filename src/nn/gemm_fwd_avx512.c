@@ -1,6 +1,7 @@
 /* gemm_fwd_avx512.c: the fp32 products of a dense layer with a plain (row-major) A,
- * C (+)= A op(B) (+ bias): the forward z = x W + b (op(B) = W) and the input gradient
- * dx (+)= dz W^T (op(B) = W^T), hand-written for AVX-512 and compiled under -march=x86-64-v4
+ * C (+)= A op(B) (+ bias): the forward z = x W + b (op(B) = W; in inference with the
+ * folded batch norm and the activation too: act(scale * (x W + b) + shift)) and the input
+ * gradient dx (+)= dz W^T (op(B) = W^T), hand-written for AVX-512 and compiled under -march=x86-64-v4
  * (the Makefile's ISA_FLAGS for this file); matmul.c sends such products here where the CPU
  * has AVX-512 (mt_mm_fwd_kernel) and the product runs on one thread, oneDNN's matmul
  * otherwise.
@@ -18,7 +19,8 @@
  * The loop: op(B) is packed once per call into panels of 32 columns ([K][32] each, zero
  * padded past N; a transposed B through gathers); then for each 12-row tile of A (its
  * 12 x K block stays in L1) every panel in turn: a 12 x 32 register tile (24 accumulators)
- * of broadcast FMAs over the whole K, then + bias, (+ C), stored. No K blocking: a panel is
+ * of broadcast FMAs over the whole K, then + bias (* scale, + shift, activation), (+ C),
+ * stored. No K blocking: a panel is
  * K x 128 bytes and is read from L2 when it does not fit L1.
  *
  * Summation order: each C element sums k = 0..K-1 in order in one register, then adds the
@@ -31,6 +33,15 @@
 #define FW_NR 32 /* columns of a panel: two 16-lane vectors */
 #define FW_MR 12 /* rows of A per register tile */
 #define FW_PFD 2 /* tiles ahead whose A and C lines are prefetched */
+
+/* A panel's epilogue: v = acc + bias, then * scale, + shift, then where !(v > 0) v * slope
+ * (relu, leaky relu), each part only where its flag is set; b/s/h[0] are the panel's
+ * columns 0-15, [1] 16-31. */
+enum { FW_SCALE = 1, FW_SHIFT = 2, FW_ACT = 4 };
+typedef struct fw_epi {
+    __m512 b[2], s[2], h[2], slope;
+    int flags;
+} fw_epi;
 
 /* Prefetch cursors: the lines [a, a_end) of A and [c, c_end) of C still to ask for. */
 typedef struct fw_pf {
@@ -49,12 +60,26 @@ typedef struct fw_pf {
         c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);                          \
     }
 #define FW_STORE(r)                                                                   \
-    if (r < rows)                                                                     \
-        gemm_store_row(c + (ptrdiff_t)r * ldc, _mm512_add_ps(c0[r], bias0),           \
-                       _mm512_add_ps(c1[r], bias1), acc, m0, m1);
+    if (r < rows) {                                                                   \
+        __m512 v0 = _mm512_add_ps(c0[r], ep->b[0]), v1 = _mm512_add_ps(c1[r], ep->b[1]); \
+        if (ep->flags) fw_epilogue(ep, &v0, &v1);                                     \
+        gemm_store_row(c + (ptrdiff_t)r * ldc, v0, v1, acc, m0, m1);                  \
+    }
+static inline __attribute__((always_inline)) __m512 fw_act(__m512 v, __m512 slope) {
+    const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return _mm512_mask_mul_ps(v, (__mmask16)~pos, v, slope);
+}
+/* The parts after the bias (scale, shift, activation), in the reference loop's order
+ * (matmul.c mt_mm_epilogue_ref): separate multiplies and adds, no fused multiply-add. */
+static inline __attribute__((always_inline)) void fw_epilogue(const fw_epi *ep, __m512 *v0,
+                                                              __m512 *v1) {
+    if (ep->flags & FW_SCALE) *v0 = _mm512_mul_ps(*v0, ep->s[0]), *v1 = _mm512_mul_ps(*v1, ep->s[1]);
+    if (ep->flags & FW_SHIFT) *v0 = _mm512_add_ps(*v0, ep->h[0]), *v1 = _mm512_add_ps(*v1, ep->h[1]);
+    if (ep->flags & FW_ACT) *v0 = fw_act(*v0, ep->slope), *v1 = fw_act(*v1, ep->slope);
+}
 #define FW_TILE(MR)                                                                            \
-    static void fw_tile_##MR(int K, const float *a, ptrdiff_t s, const float *bp, __m512 bias0, \
-                             __m512 bias1, float *c, ptrdiff_t ldc, int acc, __mmask16 m0,     \
+    static void fw_tile_##MR(int K, const float *a, ptrdiff_t s, const float *bp,             \
+                             const fw_epi *ep, float *c, ptrdiff_t ldc, int acc, __mmask16 m0, \
                              __mmask16 m1, fw_pf *pf) {                                        \
         enum { rows = MR };                                                                    \
         __m512 c0[FW_MR], c1[FW_MR];                                                           \
@@ -89,7 +114,7 @@ typedef struct fw_pf {
 FW_TILE(1) FW_TILE(2) FW_TILE(3) FW_TILE(4) FW_TILE(5) FW_TILE(6)
 FW_TILE(7) FW_TILE(8) FW_TILE(9) FW_TILE(10) FW_TILE(11) FW_TILE(12)
 
-typedef void (*fw_tile_fn)(int, const float *, ptrdiff_t, const float *, __m512, __m512, float *,
+typedef void (*fw_tile_fn)(int, const float *, ptrdiff_t, const float *, const fw_epi *, float *,
                            ptrdiff_t, int, __mmask16, __mmask16, fw_pf *);
 static const fw_tile_fn fw_tiles[FW_MR + 1] = {
     NULL,      fw_tile_1, fw_tile_2, fw_tile_3,  fw_tile_4,  fw_tile_5, fw_tile_6,
@@ -130,9 +155,17 @@ static void fw_pack(int tb, int N, int K, const float *B, float *pack) {
     }
 }
 
+/* v[0..16) of the panel's vector q (0: columns 0-15, 1: 16-31) of per-column vector x, or
+ * the value `none` where x is NULL */
+static __m512 fw_col_vec(const float *x, int p, int q, __mmask16 m, float none) {
+    return x ? _mm512_maskz_loadu_ps(m, x + p * FW_NR + 16 * q) : _mm512_set1_ps(none);
+}
+
 void mt_mm_fwd_avx512(int tb, int M, int N, int K, const float *A, const float *B,
-                      const float *bias, int beta, float *C, int ldc, float *pack) {
+                      const float *bias, const float *scale, const float *shift, int act,
+                      float slope, int beta, float *C, int ldc, float *pack) {
     const int np = (N + FW_NR - 1) / FW_NR;
+    const int flags = (scale ? FW_SCALE : 0) | (shift ? FW_SHIFT : 0) | (act ? FW_ACT : 0);
     fw_pack(tb, N, K, B, pack);
     /* the prefetch cursors run FW_PFD tiles ahead of the tile being computed (C only when
      * its rows are contiguous: ldc == N) */
@@ -157,9 +190,11 @@ void mt_mm_fwd_avx512(int tb, int M, int N, int K, const float *A, const float *
         for (int p = 0; p < np; p++) {
             const int nw = N - p * FW_NR;
             const __mmask16 m0 = gemm_mask(nw), m1 = gemm_mask(nw - 16);
-            const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias + p * FW_NR) : _mm512_setzero_ps();
-            const __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + p * FW_NR + 16) : _mm512_setzero_ps();
-            fw_tiles[mr](K, a, K, pack + (ptrdiff_t)p * K * FW_NR, bias0, bias1,
+            const fw_epi ep = {{fw_col_vec(bias, p, 0, m0, 0), fw_col_vec(bias, p, 1, m1, 0)},
+                               {fw_col_vec(scale, p, 0, m0, 1), fw_col_vec(scale, p, 1, m1, 1)},
+                               {fw_col_vec(shift, p, 0, m0, 0), fw_col_vec(shift, p, 1, m1, 0)},
+                               _mm512_set1_ps(slope), flags};
+            fw_tiles[mr](K, a, K, pack + (ptrdiff_t)p * K * FW_NR, &ep,
                          C + (ptrdiff_t)i0 * ldc + p * FW_NR, ldc, beta, m0, m1, &pf);
         }
     }

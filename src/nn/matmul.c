@@ -379,11 +379,15 @@ static int mm_fwd_takes(const mt_mm *m, int M, int N, int K) {
             omp_get_active_level() >= omp_get_max_active_levels());
 }
 
-/* C = A op(B) (+ bias) (+ C) by mt_mm_fwd_avx512 with this mt_mm's packing buffer (K > 0) */
+/* C = act(scale * (A op(B) + bias) + shift) (+ C) by mt_mm_fwd_avx512 with this mt_mm's
+ * packing buffer (K > 0; each epilogue part optional) */
 static mtrec_status mm_fwd(mt_mm *m, int tb, int M, int N, int K, const mt_real *A,
-                           const mt_real *B, const mt_real *bias, int beta, mt_real *C, int ldc) {
+                           const mt_real *B, const mt_real *bias, const mt_real *scale,
+                           const mt_real *shift, mt_activation act, int beta, mt_real *C,
+                           int ldc) {
     if (mm_pack_buf(m, &m->fw_pack, &m->fw_pack_n, mt_mm_fwd_pack_floats(K, N))) return MTREC_ERR_NOMEM;
-    mt_mm_fwd_avx512(tb, M, N, K, A, B, bias, beta, C, ldc, m->fw_pack);
+    mt_mm_fwd_avx512(tb, M, N, K, A, B, bias, scale, shift, act != MT_ACT_LINEAR,
+                     act == MT_ACT_LEAKY_RELU ? 0.2f : 0.0f, beta, C, ldc, m->fw_pack);
     return MTREC_OK;
 }
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }
@@ -732,7 +736,8 @@ mtrec_status mt_mm_gemm_ld(mt_mm *m, int ta, int tb, int M, int N, int K, const 
         return MTREC_OK;
     }
     if (ta && !tb && m->wgrad) return mm_wgrad(m, M, N, K, A, B, beta != 0, C, ldc);
-    if (!ta && mm_fwd_takes(m, M, N, K)) return mm_fwd(m, tb, M, N, K, A, B, NULL, beta != 0, C, ldc);
+    if (!ta && mm_fwd_takes(m, M, N, K))
+        return mm_fwd(m, tb, M, N, K, A, B, NULL, NULL, NULL, MT_ACT_LINEAR, beta != 0, C, ldc);
     mm_key k = {.ta = ta != 0, .tb = tb != 0, .M = M, .N = N, .K = K, .beta = beta != 0, .ldc = ldc};
     return mm_run(m, &k, A, B, NULL, NULL, NULL, C, stable);
 }
@@ -756,8 +761,7 @@ mtrec_status mt_mm_gemm_epilogue(mt_mm *m, int M, int N, int K, const mt_real *A
         memset(C, 0, (size_t)M * N * sizeof *C);
         return mt_mm_epilogue_ref(C, M, N, bias, scale, shift, act);
     }
-    if (!scale && !shift && act == MT_ACT_LINEAR && mm_fwd_takes(m, M, N, K))
-        return mm_fwd(m, 0, M, N, K, A, B, bias, 0, C, N);
+    if (mm_fwd_takes(m, M, N, K)) return mm_fwd(m, 0, M, N, K, A, B, bias, scale, shift, act, 0, C, N);
     mm_key k = {.M = M, .N = N, .K = K, .ldc = N, .bias = bias != NULL, .scale = scale != NULL,
                 .shift = shift != NULL, .act = act != MT_ACT_LINEAR,
                 .alpha = act == MT_ACT_LEAKY_RELU ? 0.2f : 0.0f};
