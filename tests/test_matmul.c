@@ -226,6 +226,36 @@ static void test_fp32_fwd_kernel_off(void) {
     CHECK(mt_mm_fwd_kernel(-1) == had);
 }
 
+/* A large product on a two-thread backend (the forward kernel splits its row tiles over the
+ * threads) gives the bits of a one-thread backend: plain, accumulated with a transposed B,
+ * and with the inference epilogue. */
+static void test_fwd_threads_same_bits(void) {
+    mt_mm *m1 = NULL, *m2 = NULL;
+    CHECK(mt_mm_create(1, 0, &m1, NULL) == MTREC_OK);
+    CHECK(mt_mm_create(2, 0, &m2, NULL) == MTREC_OK);
+    if (!m1 || !m2) { mt_mm_free(m1); mt_mm_free(m2); return; }
+    enum { M = 1000, N = 200, K = 300 };  /* 2MNK far above the serial threshold */
+    float *A = malloc(sizeof(float) * M * K), *Bm = malloc(sizeof(float) * K * N);
+    float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+    float *v = malloc(sizeof(float) * 3 * N);
+    mt_rng r;
+    mt_rng_seed(&r, 5);
+    fill(&r, A, (size_t)M * K);
+    fill(&r, Bm, (size_t)K * N);
+    fill(&r, v, (size_t)3 * N);
+    fill(&r, C1, (size_t)M * N);
+    memcpy(C2, C1, sizeof(float) * M * N);
+    CHECK(mt_mm_gemm(m1, 0, 1, M, N, K, A, Bm, 1, C1) == MTREC_OK);  /* B read as [N, K] */
+    CHECK(mt_mm_gemm(m2, 0, 1, M, N, K, A, Bm, 1, C2) == MTREC_OK);
+    CHECK(memcmp(C1, C2, sizeof(float) * M * N) == 0);
+    CHECK(mt_mm_gemm_epilogue(m1, M, N, K, A, Bm, v, v + N, v + 2 * N, MT_ACT_RELU, C1, 0) == MTREC_OK);
+    CHECK(mt_mm_gemm_epilogue(m2, M, N, K, A, Bm, v, v + N, v + 2 * N, MT_ACT_RELU, C2, 0) == MTREC_OK);
+    CHECK(memcmp(C1, C2, sizeof(float) * M * N) == 0);
+    free(A); free(Bm); free(C1); free(C2); free(v);
+    mt_mm_free(m1);
+    mt_mm_free(m2);
+}
+
 /* 1 if /proc/cpuinfo lists amx_bf16 (then the kernel lets oneDNN use AMX on Linux). */
 static int cpuinfo_has_amx(void) {
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -439,6 +469,7 @@ int main(void) {
     RUN(test_fp32_wgrad_kernel_off);
     RUN(test_epilogue_bias);
     RUN(test_fp32_fwd_kernel_off);
+    RUN(test_fwd_threads_same_bits);
     RUN(test_bf16);
     RUN(test_bf16_stable_and_const);
     RUN(test_bf16_slot_and_alias);

@@ -3,8 +3,8 @@
  * folded batch norm and the activation too: act(scale * (x W + b) + shift)) and the input
  * gradient dx (+)= dz W^T (op(B) = W^T), hand-written for AVX-512 and compiled under -march=x86-64-v4
  * (the Makefile's ISA_FLAGS for this file); matmul.c sends such products here where the CPU
- * has AVX-512 (mt_mm_fwd_kernel) and the product runs on one thread, oneDNN's matmul
- * otherwise.
+ * has AVX-512 (mt_mm_fwd_kernel), oneDNN's matmul otherwise; a large product on a
+ * multi-threaded backend is split over the threads by row tiles.
  *
  * Why by hand: in training, A and C come from far away: x and dz were written a layer
  * earlier but C (z, dx) was last touched a step ago, and on this guest one core reads L3 at
@@ -27,6 +27,8 @@
  * bias, then C (beta 1): fixed by the shape alone (not by threads or timing). Absent from the
  * double build (gradient tests use the reference loops). */
 #ifndef MT_DOUBLE
+#include <omp.h>
+
 #include "nn/gemm_avx512.h"
 #include "nn/nn.h"
 
@@ -161,12 +163,12 @@ static __m512 fw_col_vec(const float *x, int p, int q, __mmask16 m, float none) 
     return x ? _mm512_maskz_loadu_ps(m, x + p * FW_NR + 16 * q) : _mm512_set1_ps(none);
 }
 
-void mt_mm_fwd_avx512(int tb, int M, int N, int K, const float *A, const float *B,
-                      const float *bias, const float *scale, const float *shift, int act,
-                      float slope, int beta, float *C, int ldc, float *pack) {
+/* Rows [0, M) of C = f(A op(B)) (+ C) from the packed op(B): the row tiles in order, each
+ * over every panel. */
+static void fw_rows(int M, int N, int K, const float *A, const float *bias, const float *scale,
+                    const float *shift, int flags, float slope, int beta, float *C, int ldc,
+                    const float *pack) {
     const int np = (N + FW_NR - 1) / FW_NR;
-    const int flags = (scale ? FW_SCALE : 0) | (shift ? FW_SHIFT : 0) | (act ? FW_ACT : 0);
-    fw_pack(tb, N, K, B, pack);
     /* the prefetch cursors run FW_PFD tiles ahead of the tile being computed (C only when
      * its rows are contiguous: ldc == N) */
     const char *a_all_end = (const char *)(A + (ptrdiff_t)M * K);
@@ -197,6 +199,29 @@ void mt_mm_fwd_avx512(int tb, int M, int N, int K, const float *A, const float *
             fw_tiles[mr](K, a, K, pack + (ptrdiff_t)p * K * FW_NR, &ep,
                          C + (ptrdiff_t)i0 * ldc + p * FW_NR, ldc, beta, m0, m1, &pf);
         }
+    }
+}
+
+void mt_mm_fwd_avx512(int tb, int M, int N, int K, const float *A, const float *B,
+                      const float *bias, const float *scale, const float *shift, int act,
+                      float slope, int beta, float *C, int ldc, float *pack, int nthr) {
+    const int flags = (scale ? FW_SCALE : 0) | (shift ? FW_SHIFT : 0) | (act ? FW_ACT : 0);
+    fw_pack(tb, N, K, B, pack);
+    if (nthr <= 1) {
+        fw_rows(M, N, K, A, bias, scale, shift, flags, slope, beta, C, ldc, pack);
+        return;
+    }
+    /* thread t: a contiguous range of whole row tiles (each element's sum is the same
+     * whichever thread computes it, so the result does not depend on nthr) */
+    const int tiles = (M + FW_MR - 1) / FW_MR;
+#pragma omp parallel num_threads(nthr)
+    {
+        const int T = omp_get_num_threads(), t = omp_get_thread_num();
+        const int t0 = (int)((long long)tiles * t / T), t1 = (int)((long long)tiles * (t + 1) / T);
+        const int r0 = t0 * FW_MR, r1 = t1 * FW_MR < M ? t1 * FW_MR : M;
+        if (r1 > r0)
+            fw_rows(r1 - r0, N, K, A + (ptrdiff_t)r0 * K, bias, scale, shift, flags, slope, beta,
+                    C + (ptrdiff_t)r0 * ldc, ldc, pack);
     }
 }
 #else

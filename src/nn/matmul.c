@@ -365,29 +365,31 @@ static mtrec_status mm_wgrad(mt_mm *m, int M, int N, int K, const mt_real *X, co
     return MTREC_OK;
 }
 
-/* Whether mt_mm_fwd_avx512 takes this plain-A product: it runs on one thread, so only where
- * oneDNN would run it on one too (a one-thread backend, a product below the serial
- * threshold, or a call from inside a parallel region, where a nested one gets one thread:
- * the towers' heads in dbmtl.c towers_graph); not for a handful of rows (serving), where
- * packing B would dominate, nor fewer than 16 columns (most of each vector idle). It does not
- * block K, so only while the packed B stays in half of L2 (512 KB: K x N up to 512 x 256 or
- * 256 x 512): with 1024 x 1024 it ran at 60-70% of oneDNN's speed (bench/README.md). */
+/* Whether mt_mm_fwd_avx512 takes this plain-A product: not for a handful of rows (serving),
+ * where packing B would dominate, nor fewer than 16 columns (most of each vector idle). It
+ * does not block K, so only while the packed B stays in half of L2 (512 KB: K x N up to
+ * 512 x 256 or 256 x 512): with 1024 x 1024 it ran at 60-70% of oneDNN's speed
+ * (bench/README.md). */
 #define MM_FWD_MAX_PACK_FLOATS (128 * 1024)
 static int mm_fwd_takes(const mt_mm *m, int M, int N, int K) {
-    return m->fwd && M >= 32 && N >= 16 && mt_mm_fwd_pack_floats(K, N) <= MM_FWD_MAX_PACK_FLOATS &&
-           (m->threads == 1 || 2.0 * M * N * K < mm_serial_flops(m) ||
-            omp_get_active_level() >= omp_get_max_active_levels());
+    return m->fwd && M >= 32 && N >= 16 && mt_mm_fwd_pack_floats(K, N) <= MM_FWD_MAX_PACK_FLOATS;
 }
 
 /* C = act(scale * (A op(B) + bias) + shift) (+ C) by mt_mm_fwd_avx512 with this mt_mm's
- * packing buffer (K > 0; each epilogue part optional) */
+ * packing buffer (K > 0; each epilogue part optional), on the backend's threads where oneDNN
+ * would use them too (a product above the serial threshold, not from inside a parallel
+ * region, where a nested one gets one thread: the towers' heads in dbmtl.c towers_graph) */
 static mtrec_status mm_fwd(mt_mm *m, int tb, int M, int N, int K, const mt_real *A,
                            const mt_real *B, const mt_real *bias, const mt_real *scale,
                            const mt_real *shift, mt_activation act, int beta, mt_real *C,
                            int ldc) {
     if (mm_pack_buf(m, &m->fw_pack, &m->fw_pack_n, mt_mm_fwd_pack_floats(K, N))) return MTREC_ERR_NOMEM;
+    int nthr = m->threads > 1 && 2.0 * M * N * K >= mm_serial_flops(m) &&
+                       omp_get_active_level() < omp_get_max_active_levels()
+                   ? m->threads
+                   : 1;
     mt_mm_fwd_avx512(tb, M, N, K, A, B, bias, scale, shift, act != MT_ACT_LINEAR,
-                     act == MT_ACT_LEAKY_RELU ? 0.2f : 0.0f, beta, C, ldc, m->fw_pack);
+                     act == MT_ACT_LEAKY_RELU ? 0.2f : 0.0f, beta, C, ldc, m->fw_pack, nthr);
     return MTREC_OK;
 }
 const char *mt_mm_backend_name(const mt_mm *m) { return m ? m->name : "none"; }

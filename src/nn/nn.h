@@ -98,13 +98,14 @@ int mt_mm_wgrad_direct(const mt_mm *m);
  * leading dimension ldc >= N, f(v) = act(scale * (v + bias) + shift) per column as in
  * mt_mm_gemm_epilogue (bias, scale, shift [N] or NULL; act 0: none, 1: where !(v > 0),
  * v * slope); beta 0 or 1 adds C after f; pack holds mt_mm_fwd_pack_floats(K, N) floats,
- * 64-byte aligned. Only where mt_mm_fwd_kernel(-1) says the CPU has AVX-512F. */
+ * 64-byte aligned; nthr > 1 splits the rows over that many OpenMP threads (the same result).
+ * Only where mt_mm_fwd_kernel(-1) says the CPU has AVX-512F. */
 size_t mt_mm_fwd_pack_floats(int K, int N);
 void mt_mm_fwd_avx512(int tb, int M, int N, int K, const float *A, const float *B,
                       const float *bias, const float *scale, const float *shift, int act,
-                      float slope, int beta, float *C, int ldc, float *pack);
+                      float slope, int beta, float *C, int ldc, float *pack, int nthr);
 /* Whether mt_mm objects created from now on send fp32 products with a plain A (forward and
- * input gradients, with any mt_mm_gemm_epilogue epilogue) that run on one thread to
+ * input gradients, with any mt_mm_gemm_epilogue epilogue) to
  * mt_mm_fwd_avx512: -1 asks (the first call decides: yes where the CPU has AVX-512, unless
  * MTREC_FWD_AVX512=0), 0/1 sets it (tests). Always 0 in the double build. */
 int mt_mm_fwd_kernel(int set);
