@@ -267,27 +267,29 @@ static mtrec_status gate_forward(mt_model *m, mt_tower *T, int B, mt_err *e) {
     return MTREC_OK;
 }
 
+/* Columns [off, off + w) of tower T's relation input = src [B, w]: in f32 into rel_in, or
+ * as bf16 into in16 (its bf16 hand-off) when not NULL. */
+static void rel_in_put(mt_tower *T, uint16_t *in16, int off, const mt_real *src, int w, int B) {
+    if (in16)
+        mt_copy_cols_bf16(in16, T->rel_in_width, off, src, w, 0, B, w);
+    else
+        mt_copy_cols(T->rel_in, T->rel_in_width, off, src, w, 0, B, w);
+}
+
 /* 5-6. Bayesian relation of tower T: concat(own tower, parents' relation outputs) ->
  * relation_dnn, then the output logits */
 static mtrec_status head_forward(mt_model *m, mt_tower *T, int B, int training, mt_err *e) {
     /* bf16 hand-off (mt_model.bf16_handoff): with a relation dnn, the concatenation is read
      * only by its first layer's products, so it is written straight as their bf16 operand
      * (no f32 copy, no conversion pass); without one it is the output layer's f32 input */
-    int W = T->rel_in_width;
     uint16_t *in16 = training && m->bf16_handoff && T->rel.n > 0
-                         ? mt_mm_bf16_slot(m->mm, T->rel_in, (size_t)B * W)
+                         ? mt_mm_bf16_slot(m->mm, T->rel_in, (size_t)B * T->rel_in_width)
                          : NULL;
-    if (in16)
-        mt_copy_cols_bf16(in16, W, 0, T->dnn.y, T->dnn.out, 0, B, T->dnn.out);
-    else
-        mt_copy_cols(T->rel_in, W, 0, T->dnn.y, T->dnn.out, 0, B, T->dnn.out);
+    rel_in_put(T, in16, 0, T->dnn.y, T->dnn.out, B);
     int off = T->dnn.out;
     for (int r = 0; r < T->cfg->n_relations; r++) {
         const mt_tower *Pt = &m->towers[T->cfg->relation_index[r]];
-        if (in16)
-            mt_copy_cols_bf16(in16, W, off, Pt->rel.y, Pt->rel.out, 0, B, Pt->rel.out);
-        else
-            mt_copy_cols(T->rel_in, W, off, Pt->rel.y, Pt->rel.out, 0, B, Pt->rel.out);
+        rel_in_put(T, in16, off, Pt->rel.y, Pt->rel.out, B);
         off += Pt->rel.out;
     }
     mtrec_status st = mlp_forward(m, m->mm, &T->rel, B, training, e);

@@ -231,6 +231,12 @@ static double mm_serial_flops(const mt_mm *m) {
     return (mt_nn_threads_sleep() ? 16e6 : 2e6) * (m->bf16 ? 4 : 1);
 }
 
+/* The threads a product of M x N x K runs on: one below the serial threshold, else all of
+ * m's (oneDNN's primitives and the forward kernel alike). */
+static int mm_product_threads(const mt_mm *m, int M, int N, int K) {
+    return 2.0 * M * N * K < mm_serial_flops(m) ? 1 : m->threads;
+}
+
 /* Record a oneDNN failure in m->msg and return MTREC_ERR_BACKEND. */
 static mtrec_status mm_dnnl_fail(mt_mm *m, const char *what, dnnl_status_t s) {
     snprintf(m->msg, sizeof m->msg, "oneDNN %s failed: status %d", what, (int)s);
@@ -252,7 +258,7 @@ static void mm_update_name(mt_mm *m) {
 }
 
 /* (here, not in gemm_wgrad_avx512.c / gemm_fwd_avx512.c: those are compiled for AVX-512) */
-static int mm_wgrad_avx512_ok(void) {
+static int mm_cpu_avx512f(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
 }
@@ -262,7 +268,7 @@ static int wgrad_sel = -1;
 
 int mt_mm_wgrad_kernel(int set) {
     /* MTREC_WGRAD_AVX512=0 keeps oneDNN (to compare); set: tests */
-    return mt_switch(&wgrad_sel, set, "MTREC_WGRAD_AVX512", mm_wgrad_avx512_ok);
+    return mt_switch(&wgrad_sel, set, "MTREC_WGRAD_AVX512", mm_cpu_avx512f);
 }
 
 /* -1: not decided yet; 0: oneDNN for every product; 1: mt_mm_fwd_avx512 for fp32 A op(B) */
@@ -270,7 +276,7 @@ static int fwd_sel = -1;
 
 int mt_mm_fwd_kernel(int set) {
     /* MTREC_FWD_AVX512=0 keeps oneDNN (to compare); set: tests */
-    return mt_switch(&fwd_sel, set, "MTREC_FWD_AVX512", mm_wgrad_avx512_ok);
+    return mt_switch(&fwd_sel, set, "MTREC_FWD_AVX512", mm_cpu_avx512f);
 }
 
 /* The CPU can run bf16 products fast only with AMX: measured on this workplace's machines
@@ -384,10 +390,7 @@ static mtrec_status mm_fwd(mt_mm *m, int tb, int M, int N, int K, const mt_real 
                            const mt_real *shift, mt_activation act, int beta, mt_real *C,
                            int ldc) {
     if (mm_pack_buf(m, &m->fw_pack, &m->fw_pack_n, mt_mm_fwd_pack_floats(K, N))) return MTREC_ERR_NOMEM;
-    int nthr = m->threads > 1 && 2.0 * M * N * K >= mm_serial_flops(m) &&
-                       omp_get_active_level() < omp_get_max_active_levels()
-                   ? m->threads
-                   : 1;
+    int nthr = omp_get_active_level() < omp_get_max_active_levels() ? mm_product_threads(m, M, N, K) : 1;
     mt_mm_fwd_avx512(tb, M, N, K, A, B, bias, scale, shift, act != MT_ACT_LINEAR,
                      act == MT_ACT_LEAKY_RELU ? 0.2f : 0.0f, beta, C, ldc, m->fw_pack, nthr);
     return MTREC_OK;
@@ -453,7 +456,7 @@ static int mm_prim_create(mt_mm *m, const mm_key *k, mtrec_status *err) {
     p.k = *k;
     int ta = k->ta, tb = k->tb, M = k->M, N = k->N, K = k->K;
     /* oneDNN fixes a primitive's thread count from the pool size at creation */
-    p.nthr = 2.0 * M * N * K < mm_serial_flops(m) ? 1 : m->threads;
+    p.nthr = mm_product_threads(m, M, N, K);
     omp_set_num_threads(p.nthr);
     dnnl_data_type_t dt = m->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t a, b, c, bias, vec;
