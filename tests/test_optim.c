@@ -153,6 +153,51 @@ static void test_vector_equals_scalar(void) {
     }
 }
 
+/* mt_optim_update_blocks: the same bits as mt_optim_update for every kind, on 1 and 2
+ * threads, and its callback sees each block exactly once, after that block's update. */
+typedef struct blocks_seen {
+    const mt_real *p, *after;  /* params, and the expected values after the update */
+    int calls[80];
+    int early;                 /* a callback before its block was updated */
+} blocks_seen;
+static void blocks_cb(void *ctx, size_t a, size_t b) {
+    blocks_seen *s = ctx;
+    if (a % 512 != 0 || b - a > 512 || a / 512 >= 80) {
+        s->early = 1;
+        return;
+    }
+    s->calls[a / 512]++;
+    if (memcmp(s->p + a, s->after + a, (b - a) * sizeof *s->p)) s->early = 1;
+}
+static void test_update_blocks(void) {
+    enum { N = 40000 };  /* above the parallel threshold; 79 blocks of 512, the last partial */
+    static mt_real p[N], q[N], g[N], s0[N], s1[N], t0[N], t1[N];
+    for (int threads = 1; threads <= 2; threads++)
+        for (int k = 0; k < N_KINDS; k++) {
+            omp_set_num_threads(threads);
+            mt_optimizer_config c = kinds(k);
+            mt_rng r;
+            mt_rng_seed(&r, 700 + (uint64_t)k);
+            for (int i = 0; i < N; i++) p[i] = q[i] = (mt_real)mt_rng_normal(&r);
+            mt_optim_init_slots(&c, s0, s1, N);
+            mt_optim_init_slots(&c, t0, t1, N);
+            for (int t = 1; t <= 3; t++) {
+                for (int i = 0; i < N; i++) g[i] = (mt_real)mt_rng_normal(&r);
+                mt_optim_update(&c, t, 0.01f, q, g, t0, t1, N);
+                blocks_seen seen = {.p = p, .after = q};
+                mt_optim_update_blocks(&c, t, 0.01f, p, g, s0, s1, N, 512, blocks_cb, &seen);
+                int once = 1;
+                for (int b = 0; b < 79; b++) once &= seen.calls[b] == 1;
+                once &= seen.calls[79] == 0;
+                CHECK_MSG(once && !seen.early, "%s, %d threads: callbacks", kind_name(&c), threads);
+            }
+            CHECK_MSG(memcmp(p, q, sizeof p) == 0, "%s, %d threads: block and flat updates differ",
+                      kind_name(&c), threads);
+            CHECK(memcmp(s0, t0, sizeof s0) == 0);
+        }
+    omp_set_num_threads(1);
+}
+
 /* Known first steps by hand: Adam's first step is lr * sign(g) (up to eps). */
 static void test_hand_values(void) {
     mt_optimizer_config c = cfg(MT_OPT_ADAM);
@@ -410,6 +455,7 @@ int main(void) {
     RUN(test_slots);
     RUN(test_against_scalar_reference);
     RUN(test_vector_equals_scalar);
+    RUN(test_update_blocks);
     RUN(test_hand_values);
     RUN(test_fit_linear_regression);
     RUN(test_rows_match_dense);

@@ -413,8 +413,8 @@ static const uint64_t *session_keys(const mt_model *m, const mt_batch *b, int fi
 #define L2_CHUNKS 32
 #define L2_PAR_MIN 65536
 
-/* sum w^2 over one tensor; when g != NULL also g = l2 * w (the gradient's starting value). */
-static double l2_tensor(const mt_real *w, mt_real *g, mt_real l2, size_t n) {
+/* sum w^2 over one tensor (kernel_sumsq: the loss without a backward) */
+static double l2_tensor(const mt_real *w, size_t n) {
     double part[L2_CHUNKS];
     size_t chunk = (n + L2_CHUNKS - 1) / L2_CHUNKS;
     chunk = (chunk + 15) & ~(size_t)15;
@@ -422,16 +422,8 @@ static double l2_tensor(const mt_real *w, mt_real *g, mt_real l2, size_t n) {
     for (int c = 0; c < L2_CHUNKS; c++) {
         size_t a = (size_t)c * chunk, b = a + chunk < n ? a + chunk : n;
         double s = 0;
-        if (g) {
 #pragma omp simd reduction(+ : s)
-            for (size_t k = a; k < b; k++) {
-                s += (double)w[k] * w[k];
-                g[k] = l2 * w[k];
-            }
-        } else {
-#pragma omp simd reduction(+ : s)
-            for (size_t k = a; k < b; k++) s += (double)w[k] * w[k];
-        }
+        for (size_t k = a; k < b; k++) s += (double)w[k] * w[k];
         part[c] = a < n ? s : 0;
     }
     double s = 0;
@@ -439,20 +431,70 @@ static double l2_tensor(const mt_real *w, mt_real *g, mt_real l2, size_t n) {
     return s;
 }
 
-/* Start of the backward: kernels' gradients = l2 * W (when l2 > 0), every other dense
- * gradient zero. Returns sum of squares of the kernels (0 when l2 == 0). */
-static double init_dense_grads(mt_model *m, mt_real l2) {
+/* The dense gradients' starting values over params [a, b) (one block: see mt_model.grad_part):
+ * l2 * W on kernels (when l2 > 0), zero elsewhere (padding included); returns the sum of
+ * the block's squared kernel weights. */
+static double grads_start_block(mt_model *m, size_t a, size_t b, mt_real l2) {
+    int lo = 0, hi = m->n_gseg - 1;  /* the last tensor starting at or before a */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (m->gseg_start[mid] <= a) lo = mid;
+        else hi = mid - 1;
+    }
     double s = 0;
-    for (int i = 0; i < m->n_info; i++) {
-        const mt_param_info *pi = &m->info[i];
-        if (pi->is_stat) continue;
-        size_t n = (size_t)pi->shape[0] * (size_t)(pi->ndim > 1 ? pi->shape[1] : 1);
-        if (pi->is_kernel && l2 > 0)
-            s += l2_tensor(m->params + pi->offset, m->grads + pi->offset, l2, n);
-        else
-            memset(m->grads + pi->offset, 0, n * sizeof(mt_real));
+    const mt_real *restrict w = m->params;
+    mt_real *restrict g = m->grads;
+    for (int t = lo; a < b; t++) {
+        size_t e = t + 1 < m->n_gseg && m->gseg_start[t + 1] < b ? m->gseg_start[t + 1] : b;
+        if (t < m->n_gseg && m->gseg_kernel[t] && l2 > 0) {
+#pragma omp simd reduction(+ : s)
+            for (size_t k = a; k < e; k++) {
+                s += (double)w[k] * w[k];
+                g[k] = l2 * w[k];
+            }
+        } else {
+            memset(g + a, 0, (e - a) * sizeof *g);
+        }
+        a = e;
     }
     return s;
+}
+
+void mt_model_prime_grads_block(void *model, size_t a, size_t b) {
+    mt_model *m = model;
+    m->grad_part[a / MT_GRAD_BLOCK] =
+        grads_start_block(m, a, b, (mt_real)m->p->model.dbmtl.l2_regularization);
+}
+
+/* sum of the blocks' partial sums, in block order */
+static double grad_part_sum(const mt_model *m) {
+    double s = 0;
+    for (size_t k = 0; k < (m->n_params + MT_GRAD_BLOCK - 1) / MT_GRAD_BLOCK; k++) s += m->grad_part[k];
+    return s;
+}
+
+void mt_model_grads_primed(mt_model *m) {
+    m->primed_l2 = (mt_real)m->p->model.dbmtl.l2_regularization;
+    m->primed_sumsq = m->primed_l2 > 0 ? grad_part_sum(m) : 0;
+    m->grads_primed = 1;
+}
+
+/* Start of the backward: kernels' gradients = l2 * W (when l2 > 0), every other dense
+ * gradient zero, unless the optimizer's pass primed them already for this l2. Returns the
+ * sum of squares of the kernels (0 when l2 == 0). */
+static double init_dense_grads(mt_model *m, mt_real l2) {
+    if (m->grads_primed && m->primed_l2 == l2) {
+        m->grads_primed = 0;
+        return m->primed_sumsq;
+    }
+    m->grads_primed = 0;
+    size_t nb = (m->n_params + MT_GRAD_BLOCK - 1) / MT_GRAD_BLOCK;
+#pragma omp parallel for schedule(static) if (m->n_params >= L2_PAR_MIN)
+    for (size_t k = 0; k < nb; k++) {
+        size_t a = k * MT_GRAD_BLOCK, b = a + MT_GRAD_BLOCK < m->n_params ? a + MT_GRAD_BLOCK : m->n_params;
+        m->grad_part[k] = grads_start_block(m, a, b, l2);
+    }
+    return l2 > 0 ? grad_part_sum(m) : 0;
 }
 
 /* sum of squares of every dense kernel */
@@ -461,7 +503,7 @@ static double kernel_sumsq(const mt_model *m) {
     for (int i = 0; i < m->n_info; i++) {
         const mt_param_info *pi = &m->info[i];
         if (pi->is_kernel)
-            s += l2_tensor(m->params + pi->offset, NULL, 0, (size_t)pi->shape[0] * (size_t)pi->shape[1]);
+            s += l2_tensor(m->params + pi->offset, (size_t)pi->shape[0] * (size_t)pi->shape[1]);
     }
     return s;
 }

@@ -137,6 +137,21 @@ typedef struct mt_model {
                                  * the towers' streams */
     /* the last loss */
     double total_loss, reg_loss;
+    /* The dense gradients' starting values (l2 * W on kernels, zero elsewhere), written in
+     * blocks of MT_GRAD_BLOCK elements, each with its partial sum of squared kernel weights
+     * in grad_part (summed in block order): by the backward (dbmtl.c init_dense_grads), or
+     * ahead of it by the optimizer's pass over each block it just updated
+     * (mt_model_prime_grads_block; the trainer's mt_train_apply_update), which saves the
+     * backward a pass over every weight. grads_primed: the grads hold those values for the
+     * current weights with l2 = primed_l2, and primed_sumsq their sum; cleared by the
+     * backward that uses them and by mt_model_param_data (a writer of weights). */
+    double *grad_part;          /* [ceil(n_params / MT_GRAD_BLOCK)], training models */
+    size_t *gseg_start;         /* where each non-stat tensor starts in params, ascending */
+    int *gseg_kernel;           /* ... and whether it is a kernel */
+    int n_gseg;
+    int grads_primed;
+    mt_real primed_l2;
+    double primed_sumsq;
     int inference_only;         /* no gradients or optimizer slots */
     int shares_weights;         /* params, stats and tables belong to another model */
     /* Tower lanes (training models with >= 2 towers whose dnn has layers): the
@@ -225,9 +240,19 @@ static inline mtrec_status mt_lanes_status(const mtrec_status st[2], const mt_er
 mtrec_status mt_bottom_split_forward(mt_model *m, int B, mt_err *e);
 mtrec_status mt_bottom_split_backward(mt_model *m, int B, mt_err *e);
 
+/* Elements per block of the dense gradients' starting values (see mt_model.grad_part) */
+#define MT_GRAD_BLOCK 1024
+/* Write the starting values of grads [a, b) (a a multiple of MT_GRAD_BLOCK, b - a <=
+ * MT_GRAD_BLOCK) for the model's l2_regularization and the block's partial sum; model is an
+ * mt_model (the signature of mt_optim_update_blocks' callback). */
+void mt_model_prime_grads_block(void *model, size_t a, size_t b);
+/* After every block went through mt_model_prime_grads_block: the grads are primed. */
+void mt_model_grads_primed(mt_model *m);
+
 /* Find a dense tensor by name (NULL if absent). */
 const mt_param_info *mt_model_param(const mt_model *m, const char *name);
-/* Pointer to a tensor's data (params or stats). */
+/* Pointer to a tensor's data (params or stats); clears m->grads_primed (the caller may
+ * write the weights). */
 mt_real *mt_model_param_data(mt_model *m, const mt_param_info *pi);
 
 /* Counts for reports. */

@@ -65,6 +65,23 @@ static size_t reg(builder *b, const char *name, int64_t d0, int64_t d1, int ndim
     return pi->offset;
 }
 
+/* The non-stat tensors' start offsets in params (ascending: reg hands them out in order)
+ * and kernel flags, and the per-block partial sums of the gradients' starting values
+ * (mt_model.grad_part); 0, or -1 when out of memory. */
+static int build_grad_segments(mt_model *m) {
+    m->gseg_start = malloc((size_t)(m->n_info ? m->n_info : 1) * sizeof *m->gseg_start);
+    m->gseg_kernel = malloc((size_t)(m->n_info ? m->n_info : 1) * sizeof *m->gseg_kernel);
+    m->grad_part = calloc(m->n_params / MT_GRAD_BLOCK + 1, sizeof *m->grad_part);
+    if (!m->gseg_start || !m->gseg_kernel || !m->grad_part) return -1;
+    m->n_gseg = 0;
+    for (int i = 0; i < m->n_info; i++) {
+        if (m->info[i].is_stat) continue;
+        m->gseg_start[m->n_gseg] = m->info[i].offset;
+        m->gseg_kernel[m->n_gseg++] = m->info[i].is_kernel;
+    }
+    return 0;
+}
+
 static int is_identity(const mt_dnn_config *c) {
     return !c->present || c->n_layers == 0 || (c->n_layers == 1 && c->hidden_units[0] == 0);
 }
@@ -370,6 +387,7 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
             mt_sparse_grad_init(&T->grad, T->plan->dim, max_batch * 4, e) != MTREC_OK)
             b->failed = 1;
     }
+    if (!b->failed && !inference && build_grad_segments(m)) b->failed = 1;
     /* the model owns the activation buffers from here on, also when building failed */
     m->allocs_ = bd.allocs;
     m->n_allocs_ = bd.n_allocs;
@@ -421,6 +439,9 @@ void mt_model_free(mt_model *m) {
         free(m->stats);
     }
     free(m->grads);
+    free(m->grad_part);
+    free(m->gseg_start);
+    free(m->gseg_kernel);
     free(m->opt_s0);
     free(m->opt_s1);
     free(m->info);
@@ -436,6 +457,7 @@ const mt_param_info *mt_model_param(const mt_model *m, const char *name) {
 }
 
 mt_real *mt_model_param_data(mt_model *m, const mt_param_info *pi) {
+    m->grads_primed = 0;
     return (pi->is_stat ? m->stats : m->params) + pi->offset;
 }
 

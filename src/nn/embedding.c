@@ -35,6 +35,15 @@ static mt_real bag_scale(const int32_t *offsets, const int64_t *ids, const mt_re
     return combiner == MT_COMBINER_MEAN ? (mt_real)(1.0 / den) : 1;
 }
 
+/* Bags ahead whose table rows the forward prefetches */
+#define EMB_PF_BAGS 8
+
+/* Ask for the cache lines of one table row of dim values. */
+static inline void emb_prefetch_row(const mt_real *row, int dim) {
+    const char *p = (const char *)row, *end = (const char *)(row + dim);
+    for (; p < end; p += 64) __builtin_prefetch(p, 0, 3);
+}
+
 /* out[b, out_off .. out_off+dim) = combine over the bag (see nn.h and the file comment). */
 void mt_embbag_forward(mt_real *out, int out_stride, int out_off, const mt_real *table, int dim,
                        const int32_t *offsets, const int64_t *ids, const mt_real *weights,
@@ -43,6 +52,11 @@ void mt_embbag_forward(mt_real *out, int out_stride, int out_off, const mt_real 
     int64_t work = ((int64_t)offsets[B] - offsets[0]) * dim;
 #pragma omp parallel for schedule(static) if (work >= PAR_MIN)
     for (int b = 0; b < B; b++) {
+        /* the table rows of bag b + EMB_PF_BAGS are asked for now: a large table's rows come
+         * from L3 or memory, and the loop below would otherwise wait for each in turn */
+        if (b + EMB_PF_BAGS < B)
+            for (int64_t k = offsets[b + EMB_PF_BAGS]; k < offsets[b + EMB_PF_BAGS + 1]; k++)
+                if (ids[k] >= 0) emb_prefetch_row(table + (size_t)ids[k] * dim, dim);
         mt_real *restrict o = out + (size_t)b * out_stride + out_off;
         for (int j = 0; j < dim; j++) o[j] = 0;
         for (int64_t k = offsets[b]; k < offsets[b + 1]; k++) {

@@ -203,6 +203,25 @@ void mt_optim_update(const mt_optimizer_config *c, int64_t t, float lr, mt_real 
     optim_apply(&k, param, grad, s0, s1, n);
 }
 
+void mt_optim_update_blocks(const mt_optimizer_config *c, int64_t t, float lr, mt_real *param,
+                            const mt_real *grad, mt_real *s0, mt_real *s1, size_t n,
+                            size_t block, void (*after)(void *ctx, size_t a, size_t b),
+                            void *ctx) {
+    optim_k k = optim_prepare(c, t, lr);
+    size_t nb = (n + block - 1) / block;
+#pragma omp parallel if (n >= OPTIM_PAR_MIN)
+    {
+        /* one contiguous run of blocks per thread, as optim_apply splits by elements */
+        size_t T = (size_t)omp_get_num_threads(), th = (size_t)omp_get_thread_num();
+        size_t per = (nb + T - 1) / T, b0 = th * per, b1 = b0 + per < nb ? b0 + per : nb;
+        for (size_t q = b0; q < b1; q++) {
+            size_t a = q * block, e = a + block < n ? a + block : n;
+            optim_apply_range(&k, param + a, grad + a, s0 ? s0 + a : NULL, s1 ? s1 + a : NULL, e - a);
+            after(ctx, a, e);
+        }
+    }
+}
+
 /* Rows are applied in list order, one after another, so a row listed twice is updated
  * twice (callers normally pass each touched row once, with its summed gradient). The rows
  * are scattered over tables much larger than the caches, so the rows a few places ahead

@@ -53,7 +53,11 @@ void mt_train_apply_update(mt_model *m, int64_t step, float lr) {
         }
     }
     int64_t tt = step + 1;
-    mt_optim_update(oc, tt, lr, m->params, m->grads, m->opt_s0, m->opt_s1, m->n_params);
+    /* each block of weights updated, its gradient starts the next step at once (l2 * W or
+     * zero: mt_model_prime_grads_block), so the backward does not read every weight again */
+    mt_optim_update_blocks(oc, tt, lr, m->params, m->grads, m->opt_s0, m->opt_s1, m->n_params,
+                           MT_GRAD_BLOCK, mt_model_prime_grads_block, m);
+    mt_model_grads_primed(m);
     /* the tables' touched rows, up to 32 tables per parallel loop (one loop for most models) */
     for (int t0 = 0; t0 < m->n_tables; t0 += 32) {
         mt_rows_update u[32];
