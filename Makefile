@@ -48,7 +48,7 @@ FORCE_FLAGS:
 # Files compiled for a wider instruction set than the build's, used only where the CPU has it
 # (chosen at run time: src/nn/bn_fused.c mt_bn_kernels_avx512, src/nn/matmul.c
 # mt_mm_wgrad_kernel and mt_mm_fwd_kernel).
-ISA_FLAGS_nn/bn_fused_avx512 := -march=x86-64-v4 -mprefer-vector-width=512
+ISA_FLAGS_nn/bn_fused_avx512 := -march=x86-64-v4 -mavx512bf16 -mprefer-vector-width=512
 ISA_FLAGS_nn/gemm_wgrad_avx512 := -march=x86-64-v4 -mprefer-vector-width=512
 ISA_FLAGS_nn/gemm_fwd_avx512 := -march=x86-64-v4 -mprefer-vector-width=512
 

@@ -28,8 +28,28 @@
  * GCC from contracting a * b + c into FMAs, and a column's sums run in the same order. */
 #ifdef MT_BN_AVX512_COPY
 #define BN_FN(name) name##_avx512
+#include <immintrin.h>
 #else
 #define BN_FN(name) name##_base
+#endif
+
+#ifndef MT_DOUBLE
+/* q[0..w) = bf16 of t[0..w): 32 at a time by the CPU's own conversion in the AVX-512 copy
+ * where the CPU has it (mt_bn_native_bf16; that copy is compiled with -mavx512bf16, and GCC
+ * emits those instructions only here), else mt_bf16_from_f32 (the same bits for every
+ * value but denormals, which the instruction flushes to zero as oneDNN's conversions do).
+ * The conversion in integer operations was a third of the bf16 BN passes' instructions. */
+ALWAYS_INLINE void bf16_row(uint16_t *restrict q, const float *restrict t, int w) {
+    int j0 = 0;
+#ifdef MT_BN_AVX512_COPY
+    if (__atomic_load_n(&mt_bn_native_bf16, __ATOMIC_RELAXED) > 0)
+        for (; j0 + 32 <= w; j0 += 32)
+            _mm512_storeu_si512(q + j0, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(t + j0 + 16),
+                                                                   _mm512_loadu_ps(t + j0)));
+#endif
+#pragma omp simd
+    for (int j = j0; j < w; j++) q[j] = mt_bf16_from_f32(t[j]);
+}
 #endif
 
 /* f(x) for one value; inlined into loops specialised per activation by act_dispatch. */
@@ -219,9 +239,7 @@ ALWAYS_INLINE void bn_bwd_pass2_strips(mt_real *din, uint16_t *ob, const mt_real
                 float t[SW];
                 stv(t, v0);
                 stv(t + VL, v1);
-                uint16_t *restrict q = ob + o;
-#pragma omp simd
-                for (int j = 0; j < SW; j++) q[j] = mt_bf16_from_f32(t[j]);
+                bf16_row(ob + o, t, SW);
             } else {
                 stv(din + o, v0);
                 stv(din + o + VL, v1);
@@ -324,12 +342,13 @@ ALWAYS_INLINE void bn_act_fwd_block(mt_real *out, uint16_t *ob, int ldo, mt_real
     }
     bn_affine(sc, sh, mean, rstd, gamma, beta, j0, w);
 #ifndef MT_DOUBLE
-    if (ob) {  /* the output only as the next product's bf16 operand */
+    if (ob) {  /* the output only as the next product's bf16 operand (a row in L1 first) */
+        mt_real t[CB];
         for (int r = 0; r < B; r++) {
             const mt_real *restrict x = in + (size_t)r * N + j0;
-            uint16_t *restrict o = ob + (size_t)r * ldo + j0;
 #pragma omp simd
-            for (int j = 0; j < w; j++) o[j] = mt_bf16_from_f32(act_f(a, x[j] * sc[j] + sh[j]));
+            for (int j = 0; j < w; j++) t[j] = act_f(a, x[j] * sc[j] + sh[j]);
+            bf16_row(ob + (size_t)r * ldo + j0, t, w);
         }
         return;
     }
@@ -554,6 +573,16 @@ BN_KERNEL_PROTOS(_avx512)
 
 /* -1: not decided yet; 0: the plain copy; 1: the AVX-512 copy */
 static int bn_isa = -1;
+int mt_bn_native_bf16 = -1;  /* -1: not decided yet */
+
+static int bn_cpu_avx512bf16(void) {
+#if !defined(MT_DOUBLE) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}
 
 static int bn_cpu_avx512(void) {
 #if !defined(MT_DOUBLE) && (defined(__x86_64__) || defined(__i386__))
@@ -568,7 +597,11 @@ static int bn_cpu_avx512(void) {
 
 int mt_bn_kernels_avx512(int set) {
     /* MTREC_BN_AVX512=0 keeps the plain copy (to compare); set: tests */
-    return mt_switch(&bn_isa, set, "MTREC_BN_AVX512", bn_cpu_avx512);
+    int on = mt_switch(&bn_isa, set, "MTREC_BN_AVX512", bn_cpu_avx512);
+    /* decided once, before the copy first runs (MTREC_BF16_CVT_NATIVE=0: the integer
+     * conversion, to compare) */
+    if (on) mt_switch(&mt_bn_native_bf16, -1, "MTREC_BF16_CVT_NATIVE", bn_cpu_avx512bf16);
+    return on;
 }
 
 #ifndef MT_DOUBLE

@@ -36,6 +36,12 @@ static inline int col_block(int N, int cap) {
     return w < 16 ? 16 : w > cap ? cap : w;
 }
 
+/* 1 where the CPU converts f32 -> bf16 itself (AVX512-BF16's vcvtne2ps2bf16: round to
+ * nearest even like mt_bf16_from_f32, and like oneDNN's own conversions on such CPUs,
+ * denormals to zero): the AVX-512 copy of the BN kernels writes its bf16 hand-off with it.
+ * Decided by the BN kernels' dispatch (bn_fused.c) before the copy first runs; -1 before. */
+extern int mt_bn_native_bf16;
+
 #define LEAKY_ALPHA ((mt_real)0.2) /* tf.nn.leaky_relu default */
 #define SELU_ALPHA ((mt_real)1.6732632423543772848170429916717)
 #define SELU_SCALE ((mt_real)1.0507009873554804934193349852946)
