@@ -586,14 +586,16 @@ static void emb_reg_grad(mt_model *m, int B, mt_real er) {
         }
 }
 
+/* threads of the per-tower loss loop at most: thread k's label column is scratch[0] + k * B
+ * and its session keys scratch[1] + 2k * B, inside the 16 spare columns of each */
+#define LOSS_THREADS 8
+
 mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regularize, int backward,
                                     mt_err *e) {
     int B = m->B;
     if (b->n_rows != B) return mt_fail(e, MTREC_ERR_ARG, "loss on a batch other than the forward's");
     const mt_pipeline *p = m->p;
     int nl = m->plan.n_labels;
-    mt_real *label = m->scratch[0];  /* [B] column of the tower's label */
-    uint64_t *keys = (uint64_t *)m->scratch[1];  /* [B] session keys (scratch is wide enough) */
     double total = 0;
     double reg = 0;
     double l2 = regularize ? p->model.dbmtl.l2_regularization : 0;
@@ -603,8 +605,25 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
         if (m->bottom.n == 0) mt_zero(m->dX, (int64_t)B * m->plan.group_width);
         mlp_zero_grads(&m->bottom, B);
         for (int x = 0; x < m->num_expert; x++) mlp_zero_grads(&m->experts[x], B);
-        for (int t = 0; t < m->n_towers; t++) {
-            mt_tower *T = &m->towers[t];
+        for (int t = 0; t < m->n_tables; t++) mt_sparse_grad_reset(&m->tables[t].grad);
+    } else if (l2 > 0) {
+        reg += 0.5 * l2 * kernel_sumsq(m);
+    }
+
+    /* per-tower losses, weighted by tower weight (x loss weight for losses{} lists), and for
+     * a backward first the zeroing of the tower's accumulated gradients: the towers spread
+     * over up to LOSS_THREADS threads, each with its own label column and session keys;
+     * each tower's loss in T->loss, summed below in tower order (the same total whatever
+     * the threads) */
+    int nth = MT_MIN(MT_MIN(omp_get_max_threads(), m->n_towers), LOSS_THREADS);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nth) if (nth > 1 && B >= 256)
+    for (int t = 0; t < m->n_towers; t++) {
+        mt_tower *T = &m->towers[t];
+        const mt_tower_config *c = T->cfg;
+        int tid = omp_get_thread_num();
+        mt_real *label = m->scratch[0] + (size_t)tid * B;                  /* [B] */
+        uint64_t *keys = (uint64_t *)(m->scratch[1] + (size_t)tid * 2 * B);  /* [B] */
+        if (backward) {
             mlp_zero_grads(&T->dnn, B);
             mlp_zero_grads(&T->rel, B);
             if (T->rel.n == 0) mt_zero(T->drel_in, (int64_t)B * T->rel_in_width);
@@ -614,15 +633,6 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
                 memset(T->dgate, 0, (size_t)B * (size_t)m->num_expert * sizeof(mt_real));
             }
         }
-        for (int t = 0; t < m->n_tables; t++) mt_sparse_grad_reset(&m->tables[t].grad);
-    } else if (l2 > 0) {
-        reg += 0.5 * l2 * kernel_sumsq(m);
-    }
-
-    /* per-tower losses, weighted by tower weight (x loss weight for losses{} lists) */
-    for (int t = 0; t < m->n_towers; t++) {
-        mt_tower *T = &m->towers[t];
-        const mt_tower_config *c = T->cfg;
         for (int i = 0; i < B; i++) label[i] = b->labels[(size_t)i * nl + c->label_index];
         tower_weights(m, T, b, T->loss_w);
         mt_loss_args a = {.num_class = c->num_class, .logits = T->logits, .label = label,
@@ -644,8 +654,8 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
                 T->loss += s * l;
             }
         }
-        total += T->loss;
     }
+    for (int t = 0; t < m->n_towers; t++) total += m->towers[t].loss;
 
     /* embedding regularization: emb_reg * 1/2 ||looked-up||^2 (its gradient is added to dX
      * after the bottom's backward, which writes dX) */

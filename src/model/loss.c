@@ -42,9 +42,12 @@ static double softplus(double u) { return (u > 0 ? u : 0.0) + log1p(exp(-fabs(u)
 /* Loss l and dl/dx of one sample for the single-logit pointwise losses. */
 static double point_loss(mt_loss_type t, double x, double y, double *dl) {
     switch (t) {
-    case MT_LOSS_CLASSIFICATION:
-        *dl = sigmoid(x) - y;
-        return (x > 0 ? x : 0.0) - x * y + log1p(exp(-fabs(x)));
+    case MT_LOSS_CLASSIFICATION: {
+        /* one exp for both: sigmoid(x) exactly as sigmoid() computes it, and the loss */
+        double e = exp(-fabs(x));
+        *dl = (x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e)) - y;
+        return (x > 0 ? x : 0.0) - x * y + log1p(e);
+    }
     case MT_LOSS_L2:
         *dl = 2.0 * (x - y);
         return (x - y) * (x - y);
