@@ -73,10 +73,15 @@ static mtrec_status layer_fwd_half(mt_model *m, int i, int k, int B, mt_mm *mm, 
     if (w == 0) return MTREC_OK;
     const int st = MT_MM_STABLE_A | MT_MM_STABLE_B;
     mt_real *z = L->z + hc.hoff, *act = q->act + hc.hoff;
-    /* pack this half's columns of the kernel, by input half */
-    for (int h = 0; h < 2; h++)
-        mt_copy_cols(q->Wp + block_off(q, win, L->out, h, k), w, 0, P(m, L->W) + (size_t)(h ? win[0] : 0) * L->out,
-                     L->out, c, win[h], w);
+    /* pack this half's columns of the kernel, by input half; on a bf16 backend with the
+     * hand-off straight into the blocks' bf16 copies (products are the only readers) */
+    for (int h = 0; h < 2; h++) {
+        mt_real *blk = q->Wp + block_off(q, win, L->out, h, k);
+        const mt_real *src = P(m, L->W) + (size_t)(h ? win[0] : 0) * L->out;
+        q->wp16[h][k] = m->bf16_handoff && win[h] > 0 ? mt_mm_bf16_slot(mm, blk, (size_t)win[h] * w) : NULL;
+        if (q->wp16[h][k]) mt_copy_cols_bf16(q->wp16[h][k], w, 0, src, L->out, c, win[h], w);
+        else mt_copy_cols(blk, w, 0, src, L->out, c, win[h], w);
+    }
     mtrec_status s = mt_mm_gemm_epilogue(mm, B, w, win[0], in_half(m, i, 0, B), q->Wp + block_off(q, win, L->out, 0, k),
                                          P(m, L->b) + c, NULL, NULL, MT_ACT_LINEAR, z, st);
     if (s == MTREC_OK && win[1] > 0)
@@ -158,6 +163,12 @@ static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, i
         int w = q->w[j];
         if (w == 0) continue;
         const mt_real *dz = q->dh + (j ? (size_t)B * q->w[0] : 0);
+        /* the block of the kernel this product reads, packed by lane j: its bf16 copy */
+        int hb = i == 0 ? 0 : k;
+        if (j != k && !one_mm &&
+            (s = lend(mm, q->wp16[hb][j], q->Wp + block_off(q, win, L->out, hb, j), 0, (size_t)win[hb] * w, e)) !=
+                MTREC_OK)
+            return s;
         if (i == 0) {  /* rows [r0, r0 + nr) of dX = sum_j dz_j[rows] W_0j^T */
             int half = (B / 2 + 15) & ~15, r0 = k ? (half < B ? half : B) : 0;
             int nr = k ? B - r0 : (half < B ? half : B);

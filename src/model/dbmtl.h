@@ -68,6 +68,9 @@ typedef struct mt_half_layer {
                                  * for the last layer, whose act_out / dh stay row-major */
     uint16_t *act16[2], *dz16[2];  /* this step's bf16 hand-offs of half k's output and dz
                                  * (mt_model.bf16_handoff), in lane k's backend, or NULL */
+    uint16_t *wp16[2][2];       /* this step's bf16 hand-off of kernel block (h, k), packed
+                                 * by lane k straight from the kernel (no f32 Wp then), in
+                                 * its backend, or NULL */
 } mt_half_layer;
 
 /* A stack of layers; n == 0 is the identity (y aliases x, dy aliases dx). */
