@@ -254,8 +254,48 @@ static void test_isa_copies_same_bits(void) {
     mt_bn_kernels_avx512(had);
 }
 
+/* mt_copy_cols_bf16 (the relation inputs', X's and the bottom kernel blocks' hand-off): each
+ * value as mt_bf16_from_f32 rounds it, into the right columns only, with the CPU's own
+ * conversion and with the integer one (ragged widths, offsets, 1 and 2 threads). */
+static void test_copy_cols_bf16(void) {
+    int native = mt_bn_native_bf16;
+    const int widths[] = {1, 5, 16, 33, 64, 100};
+    mt_rng r;
+    mt_rng_seed(&r, 77);
+    int bad = 0, cases = 0;
+    for (int v = 0; v < 2; v++) {
+        mt_bn_native_bf16 = v ? native : 0;
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+            for (int th = 1; th <= 2; th++) {
+                omp_set_num_threads(th);
+                int B = 700, W = widths[w], ss = W + 3, ds = W + 7;
+                float *src = fa((size_t)B * ss);
+                uint16_t *dst = malloc((size_t)B * ds * 2);
+                for (int i = 0; i < B * ss; i++) src[i] = (float)(mt_rng_normal(&r) * 3.0);
+                src[1] = 0.0f;
+                src[2] = -0.0f;
+                memset(dst, 0xab, (size_t)B * ds * 2);
+                mt_copy_cols_bf16(dst, ds, 4, src, ss, 2, B, W > ds - 4 ? ds - 4 : W);
+                for (int i = 0; i < B; i++)
+                    for (int j = 0; j < ds; j++) {
+                        int in = j >= 4 && j < 4 + W;
+                        uint16_t want = in ? mt_bf16_from_f32(src[(size_t)i * ss + 2 + j - 4]) : 0xabab;
+                        bad += dst[(size_t)i * ds + j] != want;
+                    }
+                cases++;
+                free(src);
+                free(dst);
+            }
+    }
+    mt_bn_native_bf16 = native;
+    omp_set_num_threads(2);
+    CHECK_MSG(bad == 0, "%d values differ", bad);
+    CHECK(cases == 24);
+}
+
 int main(void) {
     RUN(test_fused_vs_unfused);
     RUN(test_isa_copies_same_bits);
+    RUN(test_copy_cols_bf16);
     return test_summary();
 }
