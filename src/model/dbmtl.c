@@ -22,14 +22,15 @@
  * product's epilogue: one call per layer. Without BN: product + bias + activation fused;
  * z is kept only when the activation's derivative needs its input (swish, gelu). */
 static mtrec_status layer_forward(mt_model *m, mt_mm *mm, mt_layer *L, int B, int training,
-                                  int inner, mt_err *e) {
+                                  int inner, int have_z, mt_err *e) {
     int64_t n = (int64_t)B * L->out;
     const int stable = 1 | (m->frozen_weights ? MT_MM_CONST_B : 0);
     const mt_real *W = P(m, L->W), *bias = P(m, L->b);
-    mtrec_status st;
+    mtrec_status st = MTREC_OK;
     if (L->use_bn && training) {
-        st = mt_dense_affine_act_forward(mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
-                                         MT_ACT_LINEAR, stable);
+        if (!have_z)  /* (have_z: the split tower's product, made by layer_product_rows) */
+            st = mt_dense_affine_act_forward(mm, L->z, L->x, W, bias, NULL, NULL, B, L->in, L->out,
+                                             MT_ACT_LINEAR, stable);
         /* bf16 hand-off (mt_model.bf16_handoff): act_out is read only by the next layer's
          * products (inner, no dropout) and not by this layer's backward */
         uint16_t *out16 = m->bf16_handoff && inner && !L->mask && !mt_act_grad_needs_output(L->act)
@@ -115,12 +116,56 @@ static mtrec_status layer_backward(mt_model *m, mt_mm *mm, mt_layer *L, int B, i
     return mt_dense_backward_ex(mm, L->dx, dx_acc, dW, NULL, dz, L->x, P(m, L->W), B, L->in, L->out, 1);
 }
 
-static mtrec_status mlp_forward(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int training, mt_err *e) {
+/* The stack's training or inference forward; have_z0: the first layer's product z is made
+ * already (the split tower: split_tower). */
+static mtrec_status mlp_forward_z0(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int training, int have_z0,
+                                   mt_err *e) {
     mlp->fwd_mm = training ? mm : NULL;
     for (int i = 0; i < mlp->n; i++) {
-        mtrec_status st = layer_forward(m, mm, &mlp->layers[i], B, training, i + 1 < mlp->n, e);
+        mtrec_status st = layer_forward(m, mm, &mlp->layers[i], B, training, i + 1 < mlp->n, i == 0 && have_z0, e);
         if (st != MTREC_OK) return st;
     }
+    return MTREC_OK;
+}
+
+static mtrec_status mlp_forward(mt_model *m, mt_mm *mm, mt_mlp *mlp, int B, int training, mt_err *e) {
+    return mlp_forward_z0(m, mm, mlp, B, training, 0, e);
+}
+
+/* The tower lanes' load, balanced: with an odd number of towers lane 0 has one more (towers
+ * t % 2), so in the training forward the last tower's first product z = x W + b (BN layer:
+ * its product is separate from the rest) runs as two row halves, the second on the other
+ * lane (towers_graph): live5's towers' forward on two threads 1.94 -> ~1.75 of the one-thread
+ * time's ideal 1.68. The halves are the same two products on one thread (the plain loop),
+ * so the results do not depend on the thread count. -1: no such tower. */
+static int split_tower(const mt_model *m) {
+    int t = m->n_towers - 1;
+    if (!m->lanes || m->num_expert || m->n_towers < 3 || m->n_towers % 2 == 0) return -1;
+    const mt_mlp *d = &m->towers[t].dnn;
+    return d->n > 0 && d->layers[0].use_bn ? t : -1;
+}
+
+/* the first row of the split product's second half (16-row aligned) */
+static int split_row(int B) {
+    int h = (B / 2 + 15) & ~15;
+    return h < B ? h : B;
+}
+
+/* Rows [r0, r0 + nr) of the split tower's first product z = x W + b on backend mm. On a
+ * bf16 backend the rows of x past the first come from the bottom output's bf16 hand-off
+ * (whose f32 values are then not written), lent as their own range. */
+static mtrec_status layer_product_rows(mt_model *m, mt_mm *mm, mt_layer *L, int r0, int nr, mt_err *e) {
+    if (nr <= 0) return MTREC_OK;
+    const mt_real *x = L->x + (size_t)r0 * L->in;
+    if (r0 > 0 && m->bsplit_out16 && L->x == m->bottom.y &&
+        !mt_mm_bf16_alias(mm, x, (size_t)nr * L->in, m->bsplit_out16 + (size_t)r0 * L->in))
+        return mt_fail(e, MTREC_ERR_NOMEM, "out of memory lending a bf16 copy to another lane's backend");
+    const int stable = 1 | (m->frozen_weights ? MT_MM_CONST_B : 0);
+    mtrec_status st = mt_dense_affine_act_forward(mm, L->z + (size_t)r0 * L->out, x, P(m, L->W), P(m, L->b), NULL,
+                                                  NULL, nr, L->in, L->out, MT_ACT_LINEAR, stable);
+    if (st != MTREC_OK)
+        return mt_fail(e, st, "dense layer %d->%d failed in the matrix backend: %s", L->in, L->out,
+                       mt_mm_last_error(mm));
     return MTREC_OK;
 }
 
@@ -183,9 +228,24 @@ static mtrec_status towers_graph(mt_model *m, int B, int backward, int wrote[2],
 #pragma omp single
     {
         if (!backward) {
+            int ts = split_tower(m), r0 = split_row(B);
+            char half_tok;
+            (void)half_tok;
             for (int t = 0; t < n; t++) {
                 if (m->towers[t].dnn.n == 0) continue;
                 int k = t % 2;
+                if (t == ts) {  /* its first product in row halves, the second on lane 1 - k */
+                    mt_layer *L0 = &m->towers[t].dnn.layers[0];
+#pragma omp task depend(inout : lane_tok[k]) firstprivate(k, L0)
+                    if (st_lane[k] == MTREC_OK) st_lane[k] = layer_product_rows(m, m->lane_mm[k], L0, 0, r0, &le[k]);
+#pragma omp task depend(inout : lane_tok[1 - k]) depend(out : half_tok) firstprivate(k, L0)
+                    if (st_lane[1 - k] == MTREC_OK)
+                        st_lane[1 - k] = layer_product_rows(m, m->lane_mm[1 - k], L0, r0, B - r0, &le[1 - k]);
+#pragma omp task depend(inout : lane_tok[k]) depend(in : half_tok) depend(out : dnn_tok[t]) firstprivate(t, k)
+                    if (st_lane[k] == MTREC_OK)
+                        st_lane[k] = mlp_forward_z0(m, m->lane_mm[k], &m->towers[t].dnn, B, 1, 1, &le[k]);
+                    continue;
+                }
 #pragma omp task depend(inout : lane_tok[k]) depend(out : dnn_tok[t]) firstprivate(t, k)
                 if (st_lane[k] == MTREC_OK) st_lane[k] = lane_tower(m, t, 0, wrote, B, &le[k]);
             }
@@ -382,7 +442,14 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
         mt_tower *T = &m->towers[t];
         mt_mm *tmm = m->lanes && training ? m->lane_mm[t % 2] : m->mm;
         if ((st = gate_forward(m, T, B, e)) != MTREC_OK) return st;
-        if (!lanes && (st = mlp_forward(m, tmm, &T->dnn, B, training, e)) != MTREC_OK) return st;
+        if (!lanes && training && t == split_tower(m)) {  /* the same two products as on two threads */
+            int r0 = split_row(B);
+            mt_layer *L0 = &T->dnn.layers[0];
+            if ((st = layer_product_rows(m, tmm, L0, 0, r0, e)) != MTREC_OK ||
+                (st = layer_product_rows(m, tmm, L0, r0, B - r0, e)) != MTREC_OK ||
+                (st = mlp_forward_z0(m, tmm, &T->dnn, B, training, 1, e)) != MTREC_OK)
+                return st;
+        } else if (!lanes && (st = mlp_forward(m, tmm, &T->dnn, B, training, e)) != MTREC_OK) return st;
         if (!lanes && (st = head_forward(m, T, B, training, e)) != MTREC_OK) return st;
     }
     if (lanes) {

@@ -568,7 +568,9 @@ static void *mm_cvt_buf(mt_mm *m, const void *src, size_t n, int frozen, int *re
     int idx = mm_cvt_entry(m, src);
     if (idx < 0) return NULL;
     mm_cvt *c = &m->cvt[idx];
-    *ready = c->n == n && (c->gen == m->gen || (frozen && c->frozen));
+    /* (a ready copy of more values serves a request for its first n: the towers' split
+     * product reads the first rows of an operand whose whole copy another product made) */
+    *ready = c->n >= n && (c->gen == m->gen || (frozen && c->frozen));
     if (!*ready && c->ext) {  /* an alias of an earlier step: convert into a buffer of our own */
         c->buf = NULL;
         c->bytes = 0;
