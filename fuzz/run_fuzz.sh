@@ -30,9 +30,11 @@ objs=()
 for src in src/*/*.c; do
   obj="$B/obj/$(echo "${src#src/}" | tr / _).o"
   if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find src include -name '*.h' -newer "$obj" -print -quit)" ]; then
-    # the AVX-512 copies and kernels (*_avx512.c) get the wider instruction set, as in the
-    # Makefile's ISA_FLAGS (the library picks them at run time where the CPU has it)
-    isa=""; case "$src" in *_avx512.c) isa="-march=x86-64-v4 -mprefer-vector-width=512" ;; esac
+    # the AVX-512 copies and kernels (*_avx512.c) get the wider instruction set: the
+    # Makefile's ISA_FLAGS for the file, read from it (the library picks them at run time
+    # where the CPU has it)
+    stem="${src#src/}"; stem="${stem%.c}"
+    isa="$(sed -n "s|^ISA_FLAGS_${stem} :=||p" Makefile)"
     if ! $CC $CFLAGS $isa $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$obj" 2>"$obj.log"; then
       echo "run_fuzz: warning: $src does not compile, left out (see $obj.log)" >&2
       rm -f "$obj"
