@@ -159,6 +159,8 @@ static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, i
     const int st = MT_MM_STABLE_A | MT_MM_STABLE_B;
     mtrec_status s = MTREC_OK;
     int beta = 0;
+    int half = (B / 2 + 15) & ~15, r0 = k ? (half < B ? half : B) : 0;  /* first layer: rows of dX */
+    int nr = k ? B - r0 : (half < B ? half : B);
     for (int j = 0; j < 2 && s == MTREC_OK; j++) {
         int w = q->w[j];
         if (w == 0) continue;
@@ -170,8 +172,6 @@ static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, i
                 MTREC_OK)
             return s;
         if (i == 0) {  /* rows [r0, r0 + nr) of dX = sum_j dz_j[rows] W_0j^T */
-            int half = (B / 2 + 15) & ~15, r0 = k ? (half < B ? half : B) : 0;
-            int nr = k ? B - r0 : (half < B ? half : B);
             if ((s = lend(mm, q->dz16[j], dz, (size_t)r0 * w, (size_t)nr * w, e)) != MTREC_OK) return s;
             s = mt_mm_gemm_ex(mm, 0, 1, nr, win[0], w, dz + (size_t)r0 * w, q->Wp + block_off(q, win, L->out, 0, j),
                               (mt_real)beta, m->dX + (size_t)r0 * win[0], st);
@@ -187,6 +187,8 @@ static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, i
     }
     if (s != MTREC_OK)
         return mt_fail(e, s, "backward of a bottom layer failed in the matrix backend: %s", mt_mm_last_error(mm));
+    /* the embedding regularisation's gradient on these rows of dX, while they are in cache */
+    if (i == 0 && m->emb_reg_rows > 0) mt_model_emb_reg_rows(m, r0, nr, m->emb_reg_rows);
     return MTREC_OK;
 }
 

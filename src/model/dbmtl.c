@@ -284,6 +284,38 @@ static void add_lane_shares(mt_model *m, mt_real *const share[2], const int wrot
         if (share[k] && wrote[k]) mt_add_cols(m->bottom.dy, m->bottom.out, 0, share[k], m->bottom.out, 0, B, m->bottom.out);
 }
 
+/* Whether the towers' lanes' shares are bottom.dy's only producers (lanes without MMoE, every
+ * tower with dnn layers: else a head or a gate adds into it directly): then the backward does
+ * not zero it first but writes it from the shares in one pass (set_lane_shares). */
+static int dy_from_shares(const mt_model *m) {
+    if (!m->lanes || m->num_expert || m->bottom.n == 0 || !m->lane_dx[0] || !m->lane_dx[1]) return 0;
+    for (int t = 0; t < m->n_towers; t++)
+        if (m->towers[t].dnn.n == 0) return 0;
+    return 1;
+}
+
+/* bottom.dy = (0 + lane_dx[0]) + lane_dx[1] (the shares that were written), in one pass: the
+ * same operations, in the same order, as zeroing it and adding the shares in lane order */
+static void set_lane_shares(mt_model *m, const int wrote[2], int B) {
+    int W = m->bottom.out;
+    const mt_real *a = wrote[0] ? m->lane_dx[0] : wrote[1] ? m->lane_dx[1] : NULL;
+    const mt_real *b = wrote[0] && wrote[1] ? m->lane_dx[1] : NULL;
+#pragma omp parallel for schedule(static) if ((int64_t)B * W >= mt_nn_par_min())
+    for (int r = 0; r < B; r++) {
+        mt_real *restrict d = m->bottom.dy + (size_t)r * W;
+        const mt_real *restrict x = a ? a + (size_t)r * W : NULL, *restrict y = b ? b + (size_t)r * W : NULL;
+        if (y) {
+#pragma omp simd
+            for (int j = 0; j < W; j++) d[j] = ((mt_real)0 + x[j]) + y[j];
+        } else if (x) {
+#pragma omp simd
+            for (int j = 0; j < W; j++) d[j] = (mt_real)0 + x[j];
+        } else {
+            memset(d, 0, (size_t)W * sizeof *d);
+        }
+    }
+}
+
 /* 3. MMoE experts, forward or backward. With lanes (training) they run as two lanes of
  * single-threaded work like the towers (experts k, k+2, ... on lane k, on two threads when
  * the pool has two; backward in descending order, each lane summing its experts' input
@@ -649,11 +681,9 @@ static double emb_sumsq(const mt_model *m, int B) {
     return t;
 }
 
-/* dX += er * X on the embedded columns */
-static void emb_reg_grad(mt_model *m, int B, mt_real er) {
+void mt_model_emb_reg_rows(mt_model *m, int r0, int nr, mt_real er) {
     int gw = m->plan.group_width;
-#pragma omp parallel for schedule(static) if ((int64_t)B * gw >= mt_nn_par_min())
-    for (int r = 0; r < B; r++)
+    for (int r = r0; r < r0 + nr; r++)
         for (int i = 0; i < m->plan.n_items; i++) {
             const mt_feature_plan_item *it = &m->plan.items[i];
             if (it->out != MT_OUT_EMBED) continue;
@@ -662,6 +692,13 @@ static void emb_reg_grad(mt_model *m, int B, mt_real er) {
 #pragma omp simd
             for (int j = 0; j < it->width; j++) dx[j] += er * x[j];
         }
+}
+
+/* dX += er * X on the embedded columns, all rows */
+static void emb_reg_grad(mt_model *m, int B, mt_real er) {
+    int gw = m->plan.group_width;
+#pragma omp parallel for schedule(static) if ((int64_t)B * gw >= mt_nn_par_min())
+    for (int r = 0; r < B; r++) mt_model_emb_reg_rows(m, r, 1, er);
 }
 
 /* threads of the per-tower loss loop at most: thread k's label column is scratch[0] + k * B
@@ -681,7 +718,7 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
         /* dense gradients start at their l2 term (kernels) or zero; the products accumulate */
         reg += 0.5 * l2 * init_dense_grads(m, (mt_real)l2);
         if (m->bottom.n == 0) mt_zero(m->dX, (int64_t)B * m->plan.group_width);
-        mlp_zero_grads(&m->bottom, B);
+        if (!dy_from_shares(m)) mlp_zero_grads(&m->bottom, B);
         for (int x = 0; x < m->num_expert; x++) mlp_zero_grads(&m->experts[x], B);
         for (int t = 0; t < m->n_tables; t++) mt_sparse_grad_reset(&m->tables[t].grad);
     } else if (l2 > 0) {
@@ -755,18 +792,22 @@ mtrec_status mt_model_loss_backward(mt_model *m, const mt_batch *b, int regulari
     if (lanes) {
         int wrote[2];
         if ((st = towers_graph(m, B, 1, wrote, e)) != MTREC_OK) return st;
-        add_lane_shares(m, m->lane_dx, wrote, B);
+        if (dy_from_shares(m)) set_lane_shares(m, wrote, B);
+        else add_lane_shares(m, m->lane_dx, wrote, B);
         for (int t = m->n_towers - 1; t >= 0; t--)
             if ((st = gate_backward(m, &m->towers[t], B, e)) != MTREC_OK) return st;
     }
     if (m->num_expert && (st = experts_run(m, B, 1, 1, e)) != MTREC_OK) return st;
+    /* embedding regularization gradient: dX += emb_reg * X on the embedded columns; the
+     * bottom split adds it to each half of dX's rows as it writes them (mt_model.emb_reg_rows) */
+    double er = regularize ? p->model.embedding_regularization : 0;
+    m->emb_reg_rows = m->bsplit_ready && er > 0 ? (mt_real)er : 0;
     st = m->bsplit_ready ? mt_bottom_split_backward(m, B, e)
                          : mlp_backward(m, m->mm, &m->bottom, B, 1, e);  /* sole producer of dX */
+    int reg_done = m->emb_reg_rows > 0;
+    m->emb_reg_rows = 0;
     if (st != MTREC_OK) return st;
-
-    /* embedding regularization gradient: dX += emb_reg * X on the embedded columns */
-    double er = regularize ? p->model.embedding_regularization : 0;
-    if (er > 0) emb_reg_grad(m, B, (mt_real)er);
+    if (er > 0 && !reg_done) emb_reg_grad(m, B, (mt_real)er);
 
     /* embeddings: sparse row gradients, the tables in parallel (each table's features in
      * plan order on one thread: a table's sums do not depend on the thread count) */

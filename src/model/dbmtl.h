@@ -187,6 +187,9 @@ typedef struct mt_model {
     int bottom_split;
     mt_half_layer *bsplit;      /* [bottom.n] */
     int bsplit_ready;           /* the last forward went through the split */
+    mt_real emb_reg_rows;       /* in the split's backward: the embedding regularisation's
+                                 * scale, whose gradient it adds to its rows of dX as it
+                                 * writes them (mt_model_emb_reg_rows), or 0 */
     uint16_t *bsplit_out16;     /* this step's bf16 hand-off of the bottom output, or NULL
                                  * (model/bottom_split.c out_handoff) */
     /* bf16 hand-off (training on a bf16 backend): a dnn layer's BN + activation output that
@@ -251,6 +254,10 @@ mtrec_status mt_bottom_split_backward(mt_model *m, int B, mt_err *e);
 void mt_model_prime_grads_block(void *model, size_t a, size_t b);
 /* After every block went through mt_model_prime_grads_block: the grads are primed. */
 void mt_model_grads_primed(mt_model *m);
+
+/* dX += er * X on the embedded columns of rows [r0, r0 + nr) (the embedding
+ * regularisation's gradient), on the calling thread. */
+void mt_model_emb_reg_rows(mt_model *m, int r0, int nr, mt_real er);
 
 /* Find a dense tensor by name (NULL if absent). */
 const mt_param_info *mt_model_param(const mt_model *m, const char *name);
