@@ -423,10 +423,16 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
                             omp_get_max_threads() >= 2 && m->lane_mm[1] != m->lane_mm[0]
                         ? mt_mm_bf16_slot(m->lane_mm[0], m->X, (size_t)B * gw)
                         : NULL;
+    /* in training with embedding regularisation, each thread also sums the squares of its
+     * row blocks of X while they are in cache (mt_model.emb_part), when its rows are whole
+     * blocks */
+    int sumsq = training && m->emb_part && m->p->model.embedding_regularization > 0, team = 1;
+    m->emb_part_ready = 0;
 #pragma omp parallel if (B >= 32 && emb_work >= mt_nn_par_min())
     {
         int nth = omp_get_num_threads(), t = omp_get_thread_num();
         int per = ((B + nth - 1) / nth + 15) & ~15, r0 = MT_MIN(B, t * per), nr = MT_MIN(B, r0 + per) - r0;
+        if (t == 0) team = nth;
         for (int i = 0; i < plan->n_items && nr > 0; i++) {
             const mt_feature_plan_item *it = &plan->items[i];
             if (it->out == MT_OUT_EMBED) {
@@ -440,7 +446,10 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
             }
         }
         if (X16 && nr > 0) mt_copy_cols_bf16(X16 + (size_t)r0 * gw, gw, 0, m->X + (size_t)r0 * gw, gw, 0, nr, gw);
+        if (sumsq && (nth == 1 || per % MT_EMB_ROWS == 0))
+            for (int k = r0 / MT_EMB_ROWS; k * MT_EMB_ROWS < r0 + nr; k++) m->emb_part[k] = mt_model_emb_block_sumsq(m, k, B);
     }
+    m->emb_part_ready = sumsq && (team == 1 || (((B + team - 1) / team + 15) & ~15) % MT_EMB_ROWS == 0);
     if (X16 && !mt_mm_bf16_alias(m->lane_mm[1], m->X, (size_t)B * gw, X16))
         return mt_fail(e, MTREC_ERR_NOMEM, "out of memory lending a bf16 copy to another lane's backend");
 
@@ -655,29 +664,34 @@ static mtrec_status gate_backward(mt_model *m, mt_tower *T, int B, mt_err *e) {
 }
 
 /* ---- embedding regularization ----------------------------------------------------------- */
-#define EMB_ROWS 64  /* rows per partial sum: fixed, so the sum does not depend on threads */
-
-/* sum of squares of the embedded columns of X (features in plan order within a row block,
- * blocks summed in order) */
-static double emb_sumsq(const mt_model *m, int B) {
-    int gw = m->plan.group_width, nb = (B + EMB_ROWS - 1) / EMB_ROWS;
-    double *part = (double *)m->scratch[2];  /* [nb] doubles: scratch is >= B floats wide */
-#pragma omp parallel for schedule(static) if ((int64_t)B * gw >= mt_nn_par_min())
-    for (int k = 0; k < nb; k++) {
-        double s = 0;
-        for (int i = 0; i < m->plan.n_items; i++) {
-            const mt_feature_plan_item *it = &m->plan.items[i];
-            if (it->out != MT_OUT_EMBED) continue;
-            for (int r = k * EMB_ROWS; r < B && r < (k + 1) * EMB_ROWS; r++) {
-                const mt_real *x = m->X + (size_t)r * gw + it->group_offset;
+/* sum of squares of the embedded columns of X's row block k (EMB_ROWS rows: see
+ * mt_model.emb_part; features in plan order within the block) */
+double mt_model_emb_block_sumsq(const mt_model *m, int k, int B) {
+    int gw = m->plan.group_width;
+    double s = 0;
+    for (int i = 0; i < m->plan.n_items; i++) {
+        const mt_feature_plan_item *it = &m->plan.items[i];
+        if (it->out != MT_OUT_EMBED) continue;
+        for (int r = k * MT_EMB_ROWS; r < B && r < (k + 1) * MT_EMB_ROWS; r++) {
+            const mt_real *x = m->X + (size_t)r * gw + it->group_offset;
 #pragma omp simd reduction(+ : s)
-                for (int j = 0; j < it->width; j++) s += (double)x[j] * x[j];
-            }
+            for (int j = 0; j < it->width; j++) s += (double)x[j] * x[j];
         }
-        part[k] = s;
+    }
+    return s;
+}
+
+/* sum of squares of the embedded columns of X: the blocks' sums (from the forward's
+ * embedding stage when it made them) added in order */
+static double emb_sumsq(mt_model *m, int B) {
+    int gw = m->plan.group_width, nb = (B + MT_EMB_ROWS - 1) / MT_EMB_ROWS;
+    if (!m->emb_part_ready) {
+#pragma omp parallel for schedule(static) if ((int64_t)B * gw >= mt_nn_par_min())
+        for (int k = 0; k < nb; k++) m->emb_part[k] = mt_model_emb_block_sumsq(m, k, B);
+        m->emb_part_ready = 1;
     }
     double t = 0;
-    for (int k = 0; k < nb; k++) t += part[k];
+    for (int k = 0; k < nb; k++) t += m->emb_part[k];
     return t;
 }
 

@@ -187,6 +187,9 @@ typedef struct mt_model {
     int bottom_split;
     mt_half_layer *bsplit;      /* [bottom.n] */
     int bsplit_ready;           /* the last forward went through the split */
+    double *emb_part;           /* [max_batch / MT_EMB_ROWS + 1] the embedding regularisation's
+                                 * sums of squares of X by row blocks (training models) */
+    int emb_part_ready;         /* emb_part holds this forward's (its embedding stage's) */
     mt_real emb_reg_rows;       /* in the split's backward: the embedding regularisation's
                                  * scale, whose gradient it adds to its rows of dX as it
                                  * writes them (mt_model_emb_reg_rows), or 0 */
@@ -254,6 +257,11 @@ mtrec_status mt_bottom_split_backward(mt_model *m, int B, mt_err *e);
 void mt_model_prime_grads_block(void *model, size_t a, size_t b);
 /* After every block went through mt_model_prime_grads_block: the grads are primed. */
 void mt_model_grads_primed(mt_model *m);
+
+/* Rows per block of the embedding regularisation's sum of squares: fixed, so the sum does
+ * not depend on the threads. */
+#define MT_EMB_ROWS 64
+double mt_model_emb_block_sumsq(const mt_model *m, int k, int B);
 
 /* dX += er * X on the embedded columns of rows [r0, r0 + nr) (the embedding
  * regularisation's gradient), on the calling thread. */

@@ -388,6 +388,9 @@ mtrec_status mt_model_create_ex(const mt_pipeline *p, int max_batch, mt_mm *mm, 
             b->failed = 1;
     }
     if (!b->failed && !inference && build_grad_segments(m)) b->failed = 1;
+    if (!b->failed && !inference &&
+        !(m->emb_part = calloc((size_t)max_batch / MT_EMB_ROWS + 1, sizeof *m->emb_part)))
+        b->failed = 1;
     /* the model owns the activation buffers from here on, also when building failed */
     m->allocs_ = bd.allocs;
     m->n_allocs_ = bd.n_allocs;
@@ -440,6 +443,7 @@ void mt_model_free(mt_model *m) {
     }
     free(m->grads);
     free(m->grad_part);
+    free(m->emb_part);
     free(m->gseg_start);
     free(m->gseg_kernel);
     free(m->opt_s0);
