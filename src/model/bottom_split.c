@@ -159,8 +159,7 @@ static mtrec_status layer_dx_half(mt_model *m, int i, int k, int B, mt_mm *mm, i
     const int st = MT_MM_STABLE_A | MT_MM_STABLE_B;
     mtrec_status s = MTREC_OK;
     int beta = 0;
-    int half = (B / 2 + 15) & ~15, r0 = k ? (half < B ? half : B) : 0;  /* first layer: rows of dX */
-    int nr = k ? B - r0 : (half < B ? half : B);
+    int r0 = k ? mt_half_row(B) : 0, nr = k ? B - r0 : mt_half_row(B);  /* first layer: rows of dX */
     for (int j = 0; j < 2 && s == MTREC_OK; j++) {
         int w = q->w[j];
         if (w == 0) continue;

@@ -145,12 +145,6 @@ static int split_tower(const mt_model *m) {
     return d->n > 0 && d->layers[0].use_bn ? t : -1;
 }
 
-/* the first row of the split product's second half (16-row aligned) */
-static int split_row(int B) {
-    int h = (B / 2 + 15) & ~15;
-    return h < B ? h : B;
-}
-
 /* Rows [r0, r0 + nr) of the split tower's first product z = x W + b on backend mm. On a
  * bf16 backend the rows of x past the first come from the bottom output's bf16 hand-off
  * (whose f32 values are then not written), lent as their own range. */
@@ -228,7 +222,7 @@ static mtrec_status towers_graph(mt_model *m, int B, int backward, int wrote[2],
 #pragma omp single
     {
         if (!backward) {
-            int ts = split_tower(m), r0 = split_row(B);
+            int ts = split_tower(m), r0 = mt_half_row(B);
             char half_tok;
             (void)half_tok;
             for (int t = 0; t < n; t++) {
@@ -426,13 +420,12 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
     /* in training with embedding regularisation, each thread also sums the squares of its
      * row blocks of X while they are in cache (mt_model.emb_part), when its rows are whole
      * blocks */
-    int sumsq = training && m->emb_part && m->p->model.embedding_regularization > 0, team = 1;
+    int sumsq = training && m->emb_part && m->p->model.embedding_regularization > 0, parts = 0;
     m->emb_part_ready = 0;
 #pragma omp parallel if (B >= 32 && emb_work >= mt_nn_par_min())
     {
         int nth = omp_get_num_threads(), t = omp_get_thread_num();
         int per = ((B + nth - 1) / nth + 15) & ~15, r0 = MT_MIN(B, t * per), nr = MT_MIN(B, r0 + per) - r0;
-        if (t == 0) team = nth;
         for (int i = 0; i < plan->n_items && nr > 0; i++) {
             const mt_feature_plan_item *it = &plan->items[i];
             if (it->out == MT_OUT_EMBED) {
@@ -446,10 +439,12 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
             }
         }
         if (X16 && nr > 0) mt_copy_cols_bf16(X16 + (size_t)r0 * gw, gw, 0, m->X + (size_t)r0 * gw, gw, 0, nr, gw);
-        if (sumsq && (nth == 1 || per % MT_EMB_ROWS == 0))
+        int blocks = sumsq && (nth == 1 || per % MT_EMB_ROWS == 0);  /* the same on every thread */
+        if (blocks)
             for (int k = r0 / MT_EMB_ROWS; k * MT_EMB_ROWS < r0 + nr; k++) m->emb_part[k] = mt_model_emb_block_sumsq(m, k, B);
+        if (t == 0) parts = blocks;
     }
-    m->emb_part_ready = sumsq && (team == 1 || (((B + team - 1) / team + 15) & ~15) % MT_EMB_ROWS == 0);
+    m->emb_part_ready = parts;
     if (X16 && !mt_mm_bf16_alias(m->lane_mm[1], m->X, (size_t)B * gw, X16))
         return mt_fail(e, MTREC_ERR_NOMEM, "out of memory lending a bf16 copy to another lane's backend");
 
@@ -484,7 +479,7 @@ mtrec_status mt_model_forward(mt_model *m, const mt_batch *b, int training, mt_e
         mt_mm *tmm = m->lanes && training ? m->lane_mm[t % 2] : m->mm;
         if ((st = gate_forward(m, T, B, e)) != MTREC_OK) return st;
         if (!lanes && training && t == split_tower(m)) {  /* the same two products as on two threads */
-            int r0 = split_row(B);
+            int r0 = mt_half_row(B);
             mt_layer *L0 = &T->dnn.layers[0];
             if ((st = layer_product_rows(m, tmm, L0, 0, r0, e)) != MTREC_OK ||
                 (st = layer_product_rows(m, tmm, L0, r0, B - r0, e)) != MTREC_OK ||
@@ -602,11 +597,9 @@ void mt_model_grads_primed(mt_model *m) {
  * gradient zero, unless the optimizer's pass primed them already for this l2. Returns the
  * sum of squares of the kernels (0 when l2 == 0). */
 static double init_dense_grads(mt_model *m, mt_real l2) {
-    if (m->grads_primed && m->primed_l2 == l2) {
-        m->grads_primed = 0;
-        return m->primed_sumsq;
-    }
-    m->grads_primed = 0;
+    int primed = m->grads_primed && m->primed_l2 == l2;
+    m->grads_primed = 0;  /* used (or refused) once */
+    if (primed) return m->primed_sumsq;
     size_t nb = (m->n_params + MT_GRAD_BLOCK - 1) / MT_GRAD_BLOCK;
 #pragma omp parallel for schedule(static) if (m->n_params >= L2_PAR_MIN)
     for (size_t k = 0; k < nb; k++) {

@@ -246,6 +246,13 @@ static inline mtrec_status mt_lanes_status(const mtrec_status st[2], const mt_er
 
 /* The bottom MLP's training passes as column halves (model/bottom_split.c); used by
  * mt_model_forward / mt_model_loss_backward when m->bottom_split. */
+/* The first row of the second of two row halves of a batch of B (16-row aligned, at most
+ * B): where the bottom split divides dX's rows and the split tower its first product. */
+static inline int mt_half_row(int B) {
+    int h = (B / 2 + 15) & ~15;
+    return h < B ? h : B;
+}
+
 mtrec_status mt_bottom_split_forward(mt_model *m, int B, mt_err *e);
 mtrec_status mt_bottom_split_backward(mt_model *m, int B, mt_err *e);
 

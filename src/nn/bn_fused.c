@@ -51,9 +51,7 @@ ALWAYS_INLINE void bf16_row(uint16_t *restrict q, const float *restrict t, int w
     for (int j = j0; j < w; j++) q[j] = mt_bf16_from_f32(t[j]);
 }
 #ifdef MT_BN_AVX512_COPY
-void mt_bf16_rows_avx512(uint16_t *dst, int ds, const float *src, int ss, int rows, int width) {
-    for (int r = 0; r < rows; r++) bf16_row(dst + (size_t)r * ds, src + (size_t)r * ss, width);
-}
+void mt_bf16_row_avx512(uint16_t *dst, const float *src, int n) { bf16_row(dst, src, n); }
 #endif
 #endif
 

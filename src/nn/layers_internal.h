@@ -41,10 +41,9 @@ static inline int col_block(int N, int cap) {
  * denormals to zero): the AVX-512 copy of the BN kernels writes its bf16 hand-off with it.
  * Decided by the BN kernels' dispatch (bn_fused.c) before the copy first runs; -1 before. */
 extern int mt_bn_native_bf16;
-/* rows x width values of src (row stride ss) to bf16 into dst (row stride ds), by the
- * AVX-512 copy's conversion (bn_fused.c bf16_row): for mt_copy_cols_bf16 where that copy runs
- * and mt_bn_native_bf16 > 0 */
-void mt_bf16_rows_avx512(uint16_t *dst, int ds, const float *src, int ss, int rows, int width);
+/* dst[0..n) = bf16 of src[0..n) by the AVX-512 copy's conversion (bn_fused.c bf16_row): for
+ * mt_copy_cols_bf16 where that copy runs and mt_bn_native_bf16 > 0 */
+void mt_bf16_row_avx512(uint16_t *dst, const float *src, int n);
 
 #define LEAKY_ALPHA ((mt_real)0.2) /* tf.nn.leaky_relu default */
 #define SELU_ALPHA ((mt_real)1.6732632423543772848170429916717)

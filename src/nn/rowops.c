@@ -147,27 +147,23 @@ void mt_mix_backward(mt_real *dgate, mt_real *const *dexperts, const mt_real *do
 /* ---- column copies ---------------------------------------------------------------------- */
 
 /* dst16[b, dst_off + j] = bf16(src[b, src_off + j]), j < width (round to nearest even; by
- * the CPU's own conversion where the BN kernels use it: mt_bf16_rows_avx512) */
+ * the CPU's own conversion where the BN kernels use it: mt_bf16_row_avx512) */
 void mt_copy_cols_bf16(uint16_t *dst16, int dst_stride, int dst_off, const mt_real *src,
                        int src_stride, int src_off, int B, int width) {
     if (width <= 0) return;
 #ifndef MT_DOUBLE
-    if (mt_bn_kernels_avx512(-1) && __atomic_load_n(&mt_bn_native_bf16, __ATOMIC_RELAXED) > 0) {
-        int nth = (int64_t)B * width >= PAR_MIN ? omp_get_max_threads() : 1;
-#pragma omp parallel num_threads(nth) if (nth > 1)
-        {
-            int T = omp_get_num_threads(), t = omp_get_thread_num();
-            int per = (B + T - 1) / T, r0 = t * per < B ? t * per : B, r1 = r0 + per < B ? r0 + per : B;
-            mt_bf16_rows_avx512(dst16 + (size_t)r0 * dst_stride + dst_off, dst_stride,
-                                src + (size_t)r0 * src_stride + src_off, src_stride, r1 - r0, width);
-        }
-        return;
-    }
+    int native = mt_bn_kernels_avx512(-1) && __atomic_load_n(&mt_bn_native_bf16, __ATOMIC_RELAXED) > 0;
 #endif
 #pragma omp parallel for schedule(static) if ((int64_t)B * width >= PAR_MIN)
     for (int r = 0; r < B; r++) {
         uint16_t *restrict d = dst16 + (size_t)r * dst_stride + dst_off;
         const mt_real *restrict s = src + (size_t)r * src_stride + src_off;
+#ifndef MT_DOUBLE
+        if (native) {
+            mt_bf16_row_avx512(d, s, width);
+            continue;
+        }
+#endif
 #pragma omp simd
         for (int j = 0; j < width; j++) d[j] = mt_bf16_from_f32((float)s[j]);
     }

@@ -179,30 +179,9 @@ static void optim_apply_range(const optim_k *k, mt_real *restrict p, const mt_re
     }
 }
 
-/* Dense update: large buffers are split into one contiguous range per thread (16-element
- * aligned boundaries); every element gets the same arithmetic whatever the split. */
-static void optim_apply(const optim_k *k, mt_real *p, const mt_real *g, mt_real *s0,
-                        mt_real *s1, size_t n) {
-    if (n < OPTIM_PAR_MIN) {
-        optim_apply_range(k, p, g, s0, s1, n);
-        return;
-    }
-#pragma omp parallel
-    {
-        size_t T = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
-        size_t per = ((n + T - 1) / T + 15) & ~(size_t)15;
-        size_t a = t * per < n ? t * per : n, b = a + per < n ? a + per : n;
-        if (b > a)
-            optim_apply_range(k, p + a, g + a, s0 ? s0 + a : NULL, s1 ? s1 + a : NULL, b - a);
-    }
-}
-
-void mt_optim_update(const mt_optimizer_config *c, int64_t t, float lr, mt_real *param,
-                     const mt_real *grad, mt_real *s0, mt_real *s1, size_t n) {
-    optim_k k = optim_prepare(c, t, lr);
-    optim_apply(&k, param, grad, s0, s1, n);
-}
-
+/* Dense update in blocks: each thread updates one contiguous run of blocks (every element
+ * gets the same arithmetic whatever the split), calling after(ctx, a, b), when given, on
+ * each block right after it. */
 void mt_optim_update_blocks(const mt_optimizer_config *c, int64_t t, float lr, mt_real *param,
                             const mt_real *grad, mt_real *s0, mt_real *s1, size_t n,
                             size_t block, void (*after)(void *ctx, size_t a, size_t b),
@@ -211,15 +190,22 @@ void mt_optim_update_blocks(const mt_optimizer_config *c, int64_t t, float lr, m
     size_t nb = (n + block - 1) / block;
 #pragma omp parallel if (n >= OPTIM_PAR_MIN)
     {
-        /* one contiguous run of blocks per thread, as optim_apply splits by elements */
         size_t T = (size_t)omp_get_num_threads(), th = (size_t)omp_get_thread_num();
         size_t per = (nb + T - 1) / T, b0 = th * per, b1 = b0 + per < nb ? b0 + per : nb;
         for (size_t q = b0; q < b1; q++) {
             size_t a = q * block, e = a + block < n ? a + block : n;
             optim_apply_range(&k, param + a, grad + a, s0 ? s0 + a : NULL, s1 ? s1 + a : NULL, e - a);
-            after(ctx, a, e);
+            if (after) after(ctx, a, e);
         }
     }
+}
+
+/* elements per block of a plain dense update */
+#define OPTIM_BLOCK 1024
+
+void mt_optim_update(const mt_optimizer_config *c, int64_t t, float lr, mt_real *param,
+                     const mt_real *grad, mt_real *s0, mt_real *s1, size_t n) {
+    mt_optim_update_blocks(c, t, lr, param, grad, s0, s1, n, OPTIM_BLOCK, NULL, NULL);
 }
 
 /* Rows are applied in list order, one after another, so a row listed twice is updated

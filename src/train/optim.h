@@ -29,9 +29,10 @@ void mt_optim_update(const mt_optimizer_config *c, int64_t t, float lr, mt_real 
                      const mt_real *grad, mt_real *s0, mt_real *s1, size_t n);
 
 /* The same update in blocks of `block` elements, each thread a contiguous run of them; right
- * after a block [a, b) is updated, the thread that updated it calls after(ctx, a, b) (the
- * block is still in its L1: the trainer writes the next step's starting gradient there).
- * The same arithmetic per element as mt_optim_update, so the same results. */
+ * after a block [a, b) is updated, the thread that updated it calls after(ctx, a, b) when
+ * after is not NULL (the block is still in its L1: the trainer writes the next step's
+ * starting gradient there). The same arithmetic per element as mt_optim_update (which is
+ * this without a callback), so the same results. */
 void mt_optim_update_blocks(const mt_optimizer_config *c, int64_t t, float lr, mt_real *param,
                             const mt_real *grad, mt_real *s0, mt_real *s1, size_t n,
                             size_t block, void (*after)(void *ctx, size_t a, size_t b),
