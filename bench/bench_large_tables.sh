@@ -9,6 +9,9 @@
 # Needs ~12 GB of free memory. Usage: bash bench/bench_large_tables.sh [ROWS=50000000]
 set -euo pipefail
 ROWS=${1:-50000000}
+case "$ROWS" in
+  ''|*[!0-9]*|0*) echo "bench_large_tables.sh: ROWS must be a positive integer (got '$ROWS')" >&2; exit 2 ;;
+esac
 W=build/bench/large
 mkdir -p "$W"
 make -s -j2 lib build/release/mtrec
